@@ -1,0 +1,235 @@
+"""Sync and async clients for the rlvr-stack gateway.
+
+Both batch large requests (``max_batch_items`` per HTTP call), retry with exponential backoff on
+503 and on connection errors (honouring Retry-After), and raise the server's error as the same
+exception class from :mod:`rlvr_client.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .errors import RLVRError, TransportError, Unavailable, error_from_body
+from .models import ItemResult, RewardSpec, ScoreItem, ScoreRequest, ScoreResponse, VerifierInfo, VerifiersResponse
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How to retry a call that failed with 503 or a connection error."""
+
+    attempts: int = 6
+    initial_s: float = 0.25
+    max_s: float = 10.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_s)
+        base: float = min(self.initial_s * (2**attempt), self.max_s)
+        return base * (0.5 + random.random() / 2)
+
+
+def _chunks(items: Sequence[ScoreItem], size: int) -> list[Sequence[ScoreItem]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def _request_body(items: Sequence[ScoreItem], rewards: Sequence[RewardSpec] | None) -> dict[str, Any]:
+    req = ScoreRequest(items=list(items), rewards=list(rewards) if rewards is not None else None)
+    return req.model_dump(mode="json", exclude_none=True)
+
+
+def _coerce_items(items: Iterable[ScoreItem | dict[str, Any]]) -> list[ScoreItem]:
+    return [i if isinstance(i, ScoreItem) else ScoreItem.model_validate(i) for i in items]
+
+
+def _coerce_specs(rewards: Iterable[RewardSpec | dict[str, Any]] | None) -> list[RewardSpec] | None:
+    if rewards is None:
+        return None
+    return [r if isinstance(r, RewardSpec) else RewardSpec.model_validate(r) for r in rewards]
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    err = error_from_body(response.status_code, body)
+    if isinstance(err, Unavailable) and "retry_after_s" not in err.details:
+        header = response.headers.get("retry-after")
+        if header is not None:
+            try:
+                err.details["retry_after_s"] = float(header)
+            except ValueError:
+                pass
+    raise err
+
+
+def _retryable(exc: Exception) -> tuple[bool, float | None]:
+    if isinstance(exc, Unavailable):
+        return True, exc.retry_after
+    if isinstance(exc, (httpx.TransportError,)):
+        return True, None
+    return False, None
+
+
+def _give_up(exc: Exception, url: str) -> RLVRError:
+    if isinstance(exc, RLVRError):
+        return exc
+    return TransportError(f"could not reach rlvr-stack at {url}: {type(exc).__name__}: {exc}")
+
+
+class RewardClient:
+    """Blocking client. ``with RewardClient(url) as c: c.score(items, rewards)``."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        timeout_s: float = 600.0,
+        max_batch_items: int = 512,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.max_batch_items = max_batch_items
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+
+    def __enter__(self) -> RewardClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, json: Any = None) -> Any:
+        last: Exception | None = None
+        for attempt in range(self.retry.attempts):
+            try:
+                response = self._http.request(method, path, json=json)
+                _raise_for(response)
+                return response.json()
+            except (RLVRError, httpx.TransportError) as exc:
+                retry, after = _retryable(exc)
+                last = exc
+                if not retry or attempt == self.retry.attempts - 1:
+                    break
+                time.sleep(self.retry.delay(attempt, after))
+        assert last is not None
+        raise _give_up(last, self.url) from last
+
+    def score(
+        self,
+        items: Iterable[ScoreItem | dict[str, Any]],
+        rewards: Iterable[RewardSpec | dict[str, Any]] | None = None,
+    ) -> list[ItemResult]:
+        """Score items (split into batches of ``max_batch_items``); results keep the input order."""
+        all_items, specs = _coerce_items(items), _coerce_specs(rewards)
+        out: list[ItemResult] = []
+        for chunk in _chunks(all_items, self.max_batch_items):
+            if not chunk:
+                continue
+            body = self._call("POST", "/v1/score", _request_body(chunk, specs))
+            out.extend(ScoreResponse.model_validate(body).results)
+        return out
+
+    def verifiers(self) -> list[VerifierInfo]:
+        return VerifiersResponse.model_validate(self._call("GET", "/v1/verifiers")).verifiers
+
+    def ready(self) -> bool:
+        try:
+            return self._http.get("/readyz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+
+class AsyncRewardClient:
+    """Asyncio client; batches run concurrently (at most ``max_concurrency`` at once)."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        timeout_s: float = 600.0,
+        max_batch_items: int = 512,
+        max_concurrency: int = 4,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.max_batch_items = max_batch_items
+        self.retry = retry or RetryPolicy()
+        self._timeout_s = timeout_s
+        self._transport = transport
+        self._max_concurrency = max_concurrency
+        self._http: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __aenter__(self) -> AsyncRewardClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _client(self) -> httpx.AsyncClient:
+        # An httpx.AsyncClient is bound to the loop it first ran on; TRL may call us from a
+        # different loop than the one that created this object, so make one per loop.
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._loop is not loop:
+            self._http = httpx.AsyncClient(base_url=self.url, timeout=self._timeout_s, transport=self._transport)
+            self._loop = loop
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _call(self, method: str, path: str, json: Any = None) -> Any:
+        last: Exception | None = None
+        for attempt in range(self.retry.attempts):
+            try:
+                response = await self._client().request(method, path, json=json)
+                _raise_for(response)
+                return response.json()
+            except (RLVRError, httpx.TransportError) as exc:
+                retry, after = _retryable(exc)
+                last = exc
+                if not retry or attempt == self.retry.attempts - 1:
+                    break
+                await asyncio.sleep(self.retry.delay(attempt, after))
+        assert last is not None
+        raise _give_up(last, self.url) from last
+
+    async def score(
+        self,
+        items: Iterable[ScoreItem | dict[str, Any]],
+        rewards: Iterable[RewardSpec | dict[str, Any]] | None = None,
+    ) -> list[ItemResult]:
+        all_items, specs = _coerce_items(items), _coerce_specs(rewards)
+        gate = asyncio.Semaphore(self._max_concurrency)
+
+        async def one(chunk: Sequence[ScoreItem]) -> list[ItemResult]:
+            if not chunk:
+                return []
+            async with gate:
+                body = await self._call("POST", "/v1/score", _request_body(chunk, specs))
+            return ScoreResponse.model_validate(body).results
+
+        parts = await asyncio.gather(*(one(c) for c in _chunks(all_items, self.max_batch_items)))
+        return [r for part in parts for r in part]
+
+    async def verifiers(self) -> list[VerifierInfo]:
+        return VerifiersResponse.model_validate(await self._call("GET", "/v1/verifiers")).verifiers

@@ -1,0 +1,112 @@
+"""The one error tree of rlvr-stack, shared by the servers and the clients.
+
+The server raises these; one exception handler turns them into ``{"error": {"code", "message",
+"details"}}`` with ``http_status``; the client rebuilds the same class from ``code``. An error is
+never turned into a score.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class RLVRError(Exception):
+    """Base of every rlvr-stack error."""
+
+    code: ClassVar[str] = "internal_error"
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InternalError(RLVRError):
+    """The server failed in a way it did not expect."""
+
+
+class InvalidRequest(RLVRError):
+    """The request is malformed; the message names the field."""
+
+    code = "invalid_request"
+    http_status = 422
+
+
+class UnknownVerifier(InvalidRequest):
+    """A reward spec names a verifier that is not registered; details list the known ones."""
+
+    code = "unknown_verifier"
+
+
+class PayloadTooLarge(InvalidRequest):
+    """The request, or one of its fields, is over a configured limit."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+
+class Unavailable(RLVRError):
+    """The service cannot take the request now; retrying later may succeed."""
+
+    code = "unavailable"
+    http_status = 503
+
+    @property
+    def retry_after(self) -> float | None:
+        value = self.details.get("retry_after_s")
+        return float(value) if value is not None else None
+
+
+class Overloaded(Unavailable):
+    """The queue backlog is full; the response carries Retry-After."""
+
+    code = "overloaded"
+
+
+class NotReady(Unavailable):
+    """The service has not finished starting, or its verifiers/queue do not answer."""
+
+    code = "not_ready"
+
+
+class TransportError(RLVRError):
+    """Client side: the server could not be reached or did not answer (after retries)."""
+
+    code = "transport_error"
+    http_status = 0
+
+
+def _all_subclasses(cls: type[RLVRError]) -> list[type[RLVRError]]:
+    out: list[type[RLVRError]] = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+ERRORS_BY_CODE: dict[str, type[RLVRError]] = {c.code: c for c in _all_subclasses(RLVRError)}
+
+
+def error_from_body(http_status: int, body: Any) -> RLVRError:
+    """Rebuild the server's exception from a response body (any shape; falls back by status)."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        cls = ERRORS_BY_CODE.get(str(err.get("code")), None)
+        message = str(err.get("message", ""))
+        details = err.get("details") if isinstance(err.get("details"), dict) else {}
+        if cls is not None:
+            return cls(message, details=details)
+    else:
+        message = str(body)[:2000]
+        details = {}
+    fallback: type[RLVRError] = InternalError
+    if http_status in (413,):
+        fallback = PayloadTooLarge
+    elif http_status in (400, 404, 405, 422):
+        fallback = InvalidRequest
+    elif http_status in (502, 503, 504):
+        fallback = Unavailable
+    return fallback(f"HTTP {http_status}: {message}", details=details)

@@ -1,0 +1,28 @@
+"""Redis key names and queue constants: every key rlvr-stack touches is spelled here."""
+
+from __future__ import annotations
+
+GROUP = "workers"  # consumer group of every task stream
+FIELD = "data"  # the one field of every stream entry: a JSON document (never pickle)
+RESULT_TTL_S = 3600  # a gateway's result stream expires this long after its last write
+LIVE_WORKER_S = 15.0  # a worker whose heartbeat is older than this is not counted as live
+
+
+def task_stream(prefix: str, verifier: str) -> str:
+    """Tasks for one verifier; consumed by the group GROUP."""
+    return f"{prefix}:tasks:{verifier}"
+
+
+def dead_stream(prefix: str, verifier: str) -> str:
+    """Tasks that exhausted their deliveries (they kept killing workers)."""
+    return f"{prefix}:dead:{verifier}"
+
+
+def result_stream(prefix: str, gateway_id: str) -> str:
+    """Verdicts addressed to one gateway replica."""
+    return f"{prefix}:results:{gateway_id}"
+
+
+def workers_key(prefix: str, verifier: str) -> str:
+    """Sorted set: consumer name → time of its last heartbeat."""
+    return f"{prefix}:workers:{verifier}"

@@ -1,0 +1,88 @@
+"""The gateway: `POST /v1/score` and the ops endpoints. `create_app(settings)` builds it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from rlvr_client.models import ScoreRequest, ScoreResponse, VerifierInfo, VerifiersResponse
+
+from .. import __version__
+from ..http import ERROR_RESPONSES, BodyLimit, install_error_handlers, install_health, install_request_metrics
+from ..metrics import Metrics
+from ..runtime.registry import Registry, load_plugins
+from ..settings import GatewaySettings
+from .dispatch import Dispatcher, EmbeddedDispatcher
+from .scoring import Scorer
+
+DESCRIPTION = """Reward service for RL with verifiable rewards (DeepSeek-R1 style).
+
+`POST /v1/score` takes completions and reward specs and returns per-item rewards with one component per
+verifier. A component's `status` is `ok` (it carries `score`), `not_applicable`, `timeout` or `error`;
+an infrastructure failure is never scored 0.0: it has `score: null`, and `reward` is the weighted sum of
+the scored components only (null when none scored).
+"""
+
+
+def make_dispatcher(registry: Registry, settings: GatewaySettings, metrics: Metrics) -> Dispatcher:
+    if settings.redis_url:
+        from ..queue.producer import QueueDispatcher
+
+        return QueueDispatcher(registry, settings, metrics)
+    return EmbeddedDispatcher(registry, settings, metrics)
+
+
+def verifier_infos(registry: Registry) -> VerifiersResponse:
+    return VerifiersResponse(
+        verifiers=[
+            VerifierInfo(
+                name=cls.name,
+                description=cls.description,
+                params_schema=cls.params_model.model_json_schema(),
+                default_timeout_s=cls.default_timeout_s,
+            )
+            for cls in registry.classes()
+        ]
+    )
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    registry = load_plugins(settings.plugins)
+    metrics = Metrics()
+    dispatcher = make_dispatcher(registry, settings, metrics)
+    scorer = Scorer(registry, dispatcher, settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.close()
+
+    app = FastAPI(title="rlvr-stack gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.scorer = scorer
+    app.state.dispatcher = dispatcher
+    install_error_handlers(app)
+    install_request_metrics(app, metrics)
+    install_health(app, metrics, dispatcher.checks, lambda: dispatcher.mode, dispatcher.update_metrics)
+
+    @app.post(
+        "/v1/score",
+        response_model=ScoreResponse,
+        responses=ERROR_RESPONSES,
+        tags=["rewards"],
+        summary="Score completions with weighted verifier rewards.",
+    )
+    async def score(request: ScoreRequest) -> ScoreResponse:
+        return await scorer.score(request)
+
+    @app.get("/v1/verifiers", response_model=VerifiersResponse, tags=["rewards"], summary="Known verifiers.")
+    async def verifiers() -> VerifiersResponse:
+        return verifier_infos(registry)
+
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    return app

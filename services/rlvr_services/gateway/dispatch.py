@@ -1,0 +1,108 @@
+"""Dispatchers: how the gateway gets verdicts for a verifier's jobs.
+
+`EmbeddedDispatcher` runs the verifiers in this process's runners (the default, no Redis).
+`rlvr_services.queue.producer.QueueDispatcher` sends them over Redis Streams to workers.
+Both give the scorer the same interface, so verifiers have one code path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Protocol
+
+from ..metrics import Metrics
+from ..runtime.jobs import Job, Runner
+from ..runtime.registry import Registry
+from ..runtime.runners import make_runner
+from ..runtime.verifier import Verdict
+from ..settings import GatewaySettings
+
+
+class Dispatcher(Protocol):
+    mode: str
+
+    async def start(self) -> None: ...
+
+    async def admit(self, counts: Mapping[str, int]) -> None:
+        """Raise `Overloaded` if these many new jobs per verifier cannot be taken now."""
+
+    async def dispatch(self, verifier: str, jobs: list[Job]) -> list[Verdict]: ...
+
+    async def checks(self) -> dict[str, str]:
+        """Readiness checks: name → "ok" or what is wrong."""
+
+    async def update_metrics(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+async def run_on(runner: Runner, jobs: list[Job], metrics: Metrics) -> list[Verdict]:
+    """Submit jobs to a local runner and await every verdict, recording latency."""
+    start = time.monotonic()
+    futures = runner.submit(jobs)
+    hist = metrics.latency.labels(runner.name)
+
+    def observe(_: object) -> None:
+        hist.observe(time.monotonic() - start)
+
+    for fut in futures:
+        fut.add_done_callback(observe)
+    return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
+
+
+class LocalRunners:
+    """The runners of the verifiers this process runs itself, built on first use."""
+
+    def __init__(self, registry: Registry, settings: GatewaySettings, names: list[str]) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.runners: dict[str, Runner] = {}
+        for name in names:
+            self.runners[name] = make_runner(name, settings, inline_threads=settings.inline_threads)
+
+    def get(self, name: str) -> Runner:
+        return self.runners[name]
+
+    def checks(self) -> dict[str, str]:
+        return {f"verifier:{n}": ("ok" if r.ready() else "starting") for n, r in self.runners.items()}
+
+    def update_metrics(self, metrics: Metrics) -> None:
+        for name, runner in self.runners.items():
+            metrics.restarts.labels(name).set(getattr(runner, "restarts", 0))
+
+    def close(self) -> None:
+        for runner in self.runners.values():
+            runner.close()
+
+
+class EmbeddedDispatcher:
+    mode = "embedded"
+
+    def __init__(self, registry: Registry, settings: GatewaySettings, metrics: Metrics) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.metrics = metrics
+        self.local: LocalRunners | None = None
+
+    async def start(self) -> None:
+        self.local = await asyncio.to_thread(LocalRunners, self.registry, self.settings, self.registry.names())
+
+    async def admit(self, counts: Mapping[str, int]) -> None:
+        return None
+
+    async def dispatch(self, verifier: str, jobs: list[Job]) -> list[Verdict]:
+        assert self.local is not None, "dispatcher not started"
+        return await run_on(self.local.get(verifier), jobs, self.metrics)
+
+    async def checks(self) -> dict[str, str]:
+        return self.local.checks() if self.local else {"verifiers": "starting"}
+
+    async def update_metrics(self) -> None:
+        if self.local:
+            self.local.update_metrics(self.metrics)
+
+    async def close(self) -> None:
+        if self.local:
+            await asyncio.to_thread(self.local.close)

@@ -1,0 +1,38 @@
+"""Prometheus metrics of one service instance (its own registry, so tests can build many apps)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "rlvr_requests", "HTTP requests by endpoint and status code", ["endpoint", "code"], registry=self.registry
+        )
+        self.items = Counter("rlvr_items", "Items scored or verified", registry=self.registry)
+        self.verdicts = Counter(
+            "rlvr_verdicts", "Verdicts by verifier and status", ["verifier", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "rlvr_verifier_latency_seconds",
+            "Time from dispatch to verdict, per item and verifier",
+            ["verifier"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "rlvr_queue_depth", "Tasks waiting or in flight per verifier stream", ["verifier"], registry=self.registry
+        )
+        self.dead_letters = Gauge(
+            "rlvr_dead_letters", "Entries in the dead-letter stream per verifier", ["verifier"], registry=self.registry
+        )
+        self.restarts = Gauge(
+            "rlvr_worker_process_restarts", "Verifier processes killed and replaced", ["verifier"], registry=self.registry
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

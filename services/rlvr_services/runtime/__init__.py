@@ -1,0 +1,1 @@
+"""Verifier runtime: the Verifier protocol, the registry and the runners (inline, process)."""

@@ -1,0 +1,71 @@
+"""Settings of the two deployables (gateway, worker), read from ``RLVR_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field, field_validator
+from typing import Annotated
+
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _default_processes() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RLVR_", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", description="Address to bind the HTTP server to.")
+    port: int = Field(default=8000, ge=0, le=65535, description="HTTP port (0 picks a free one).")
+    redis_url: str | None = Field(default=None, description="Redis URL; set it to run in queue mode.")
+    redis_prefix: str = Field(default="rlvr", description="Namespace of every Redis key and stream.")
+    plugins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra modules to import; each registers verifiers on import."
+    )
+    processes: int = Field(default_factory=_default_processes, ge=1, description="Worker processes per verifier.")
+    worker_memory_mb: int = Field(default=4096, ge=0, description="Address-space cap of a verifier process (0: none).")
+    max_item_timeout_s: float = Field(default=120.0, gt=0, description="Upper bound on any item's deadline.")
+    log_level: str = Field(default="info")
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _split_plugins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+
+class GatewaySettings(CommonSettings):
+    """The gateway: `rlvr serve`."""
+
+    max_items_per_request: int = Field(default=16_384, ge=1)
+    max_rewards_per_item: int = Field(default=32, ge=1)
+    max_completion_chars: int = Field(default=1_000_000, ge=1, description="Longer completions get a 413.")
+    max_prompt_chars: int = Field(default=1_000_000, ge=1, description="Longer prompts get a 413.")
+    max_request_bytes: int = Field(default=256 * 1024 * 1024, ge=1, description="Larger bodies get a 413.")
+    request_timeout_s: float = Field(
+        default=900.0, gt=0, description="Items not answered by then are `timeout` (queue mode)."
+    )
+    max_backlog: int = Field(default=200_000, ge=1, description="Queue mode: tasks waiting per verifier stream.")
+    retry_after_s: float = Field(default=2.0, ge=0, description="Retry-After sent with a 503.")
+    inline_threads: int = Field(default=2, ge=1, description="Threads for inline verifiers (format).")
+    queue_inline: bool = Field(
+        default=False, description="Queue mode: send inline verifiers (format) to workers too, not only CPU-bound ones."
+    )
+
+
+class WorkerSettings(CommonSettings):
+    """A verifier worker: `rlvr worker --verifier NAME`."""
+
+    port: int = Field(default=8001, ge=0, le=65535)
+    verifier: str = Field(default="math", description="The verifier this worker serves.")
+    prefetch: int = Field(default=0, ge=0, description="Tasks held at once (0: 8 per process).")
+    claim_idle_s: float = Field(
+        default=15.0, gt=0, description="A task unacknowledged this long by a silent worker is reclaimed."
+    )
+    heartbeat_s: float = Field(default=3.0, gt=0, description="How often a worker refreshes its claims.")
+    max_deliveries: int = Field(
+        default=3, ge=1, description="Deliveries after which a task goes to the dead-letter stream."
+    )

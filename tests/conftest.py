@@ -1,0 +1,73 @@
+"""Shared fixtures: a real Redis, a real uvicorn gateway, the test plug-in verifiers on the path."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+TESTS = Path(__file__).resolve().parent
+REDIS_URL = os.environ.get("RLVR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PLUGINS = ["rlvr_test_plugins"]
+
+# Verifier processes (forkserver) and worker subprocesses must import the test plug-ins too.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(f"these tests need a real Redis at {REDIS_URL} (set RLVR_TEST_REDIS_URL): {exc}")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key namespace of this test's own; its keys are deleted afterwards."""
+    prefix = f"rlvr-test-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def gateway_url() -> Iterator[str]:
+    """A real embedded gateway (math, format and the test verifiers) on a real uvicorn server."""
+    from rlvr_services.gateway.app import create_app
+    from rlvr_services.server import serve_in_thread
+    from rlvr_services.settings import GatewaySettings
+
+    settings = GatewaySettings(port=0, processes=2, plugins=PLUGINS, max_completion_chars=1_000_000)
+    with serve_in_thread(create_app(settings)) as url:
+        wait_ready(url)
+        yield url
+
+
+def wait_ready(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=url) as http:
+        while time.monotonic() < deadline:
+            try:
+                if http.get("/readyz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+    raise AssertionError(f"{url} did not become ready within {timeout_s}s")
