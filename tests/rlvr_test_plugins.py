@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
 from rlvr_services.runtime.registry import register
 from rlvr_services.runtime.verifier import Execution, Task, Verdict
 

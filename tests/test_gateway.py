@@ -52,7 +52,11 @@ def test_round_trip_matches_the_contract(http: httpx.Client) -> None:
 def test_item_specs_override_request_defaults(http: httpx.Client) -> None:
     body = {
         "items": [
-            {"id": "a", "completion": "\\boxed{2}", "rewards": [{"name": "math", "weight": 2.0, "params": {"gold": "2"}}]},
+            {
+                "id": "a",
+                "completion": "\\boxed{2}",
+                "rewards": [{"name": "math", "weight": 2.0, "params": {"gold": "2"}}],
+            },
             {"id": "b", "completion": "<think>x</think>y"},
         ],
         "rewards": [FORMAT],
@@ -63,7 +67,10 @@ def test_item_specs_override_request_defaults(http: httpx.Client) -> None:
 
 
 def test_unparseable_gold_is_error_with_null_score_and_null_reward(http: httpx.Client) -> None:
-    body = {"items": [{"id": "x", "completion": "\\boxed{1}"}], "rewards": [{"name": "math", "params": {"gold": "\\frac{"}}]}
+    body = {
+        "items": [{"id": "x", "completion": "\\boxed{1}"}],
+        "rewards": [{"name": "math", "params": {"gold": "\\frac{"}}],
+    }
     result = score(http, body).json()["results"][0]
     assert result["components"][0]["status"] == "error"
     assert result["components"][0]["score"] is None
@@ -84,11 +91,23 @@ def test_error_component_does_not_zero_the_others(http: httpx.Client) -> None:
     ("body", "field"),
     [
         ({"items": [{"id": "a"}], "rewards": [MATH]}, "items[0].completion"),
-        ({"items": [{"id": "a", "completion": "x"}], "rewards": [{"name": "math", "weight": "heavy"}]}, "rewards[0].weight"),
+        (
+            {"items": [{"id": "a", "completion": "x"}], "rewards": [{"name": "math", "weight": "heavy"}]},
+            "rewards[0].weight",
+        ),
         ({"items": [{"id": "a", "completion": "x"}]}, "items[0].rewards"),
-        ({"items": [{"id": "a", "completion": "x"}], "rewards": [{"name": "math", "params": {}}]}, "rewards[0].params.gold"),
-        ({"items": [{"id": "a", "completion": "x", "rewards": [{"name": "math", "params": {"gold": "1", "bogus": 1}}]}]},
-         "items[0].rewards[0].params.bogus"),
+        (
+            {"items": [{"id": "a", "completion": "x"}], "rewards": [{"name": "math", "params": {}}]},
+            "rewards[0].params.gold",
+        ),
+        (
+            {
+                "items": [
+                    {"id": "a", "completion": "x", "rewards": [{"name": "math", "params": {"gold": "1", "bogus": 1}}]}
+                ]
+            },
+            "items[0].rewards[0].params.bogus",
+        ),
         ({"items": [{"id": "a", "completion": "x", "extra": 1}], "rewards": [MATH]}, "items[0].extra"),
     ],
 )
@@ -142,8 +161,12 @@ def test_hanging_math_item_times_out_while_the_batch_is_scored(http: httpx.Clien
 
 
 def test_spinning_item_times_out_within_its_deadline(http: httpx.Client) -> None:
-    items = [{"id": "spin", "completion": "", "rewards": [{"name": "sleep", "params": {"spin": True, "timeout_s": 0.5}}]}]
-    items += [{"id": f"s{i}", "completion": "", "rewards": [{"name": "sleep", "params": {"value": 0.5}}]} for i in range(4)]
+    items = [
+        {"id": "spin", "completion": "", "rewards": [{"name": "sleep", "params": {"spin": True, "timeout_s": 0.5}}]}
+    ]
+    items += [
+        {"id": f"s{i}", "completion": "", "rewards": [{"name": "sleep", "params": {"value": 0.5}}]} for i in range(4)
+    ]
     r = score(http, {"items": items})
     results = r.json()["results"]
     assert results[0]["components"][0]["status"] == "timeout" and results[0]["reward"] is None
@@ -161,7 +184,10 @@ def test_ops_endpoints(http: httpx.Client) -> None:
     assert http.get("/healthz").json()["status"] == "ok"
     ready = http.get("/readyz")
     assert ready.status_code == 200 and ready.json()["mode"] == "embedded"
-    score(http, {"items": [{"id": "m", "completion": "\\boxed{1}"}], "rewards": [{"name": "math", "params": {"gold": "1"}}]})
+    score(
+        http,
+        {"items": [{"id": "m", "completion": "\\boxed{1}"}], "rewards": [{"name": "math", "params": {"gold": "1"}}]},
+    )
     text = http.get("/metrics").text
     assert 'rlvr_requests_total{code="200",endpoint="/v1/score"}' in text
     assert 'rlvr_verifier_latency_seconds_bucket{le="0.005",verifier="math"}' in text

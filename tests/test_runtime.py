@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from rlvr_client.models import Status
 from rlvr_services.runtime.jobs import Job
 from rlvr_services.runtime.pool import ProcessRunner

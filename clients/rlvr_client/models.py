@@ -48,9 +48,7 @@ class ScoreItem(_Strict):
 
 class ScoreRequest(_Strict):
     items: list[ScoreItem] = Field(description="Completions to score, answered in the same order.")
-    rewards: list[RewardSpec] | None = Field(
-        default=None, description="Default reward specs for items that give none."
-    )
+    rewards: list[RewardSpec] | None = Field(default=None, description="Default reward specs for items that give none.")
 
     @model_validator(mode="after")
     def _every_item_has_rewards(self) -> ScoreRequest:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -10,10 +9,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
+from tqdm import tqdm
+
 from rlvr_client.client import AsyncRewardClient
 from rlvr_client.errors import InvalidRequest
 from rlvr_client.models import ItemResult, RewardSpec, ScoreItem, ScoreRequest
-from tqdm import tqdm
 
 from .gateway.dispatch import EmbeddedDispatcher
 from .gateway.scoring import Scorer
@@ -103,9 +103,10 @@ async def score_file(
     context = remote_scorer(url) if url else embedded_scorer(settings or GatewaySettings())
     written = 0
     async with context as score:
-        with out.open("a", encoding="utf-8") as fh, tqdm(
-            total=len(items), initial=len(items) - len(todo), unit="item", disable=not progress
-        ) as bar:
+        with (
+            out.open("a", encoding="utf-8") as fh,
+            tqdm(total=len(items), initial=len(items) - len(todo), unit="item", disable=not progress) as bar,
+        ):
             for start in range(0, len(todo), batch_size):
                 chunk = todo[start : start + batch_size]
                 results = await score(chunk, rewards)

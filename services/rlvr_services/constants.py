@@ -26,3 +26,8 @@ def result_stream(prefix: str, gateway_id: str) -> str:
 def workers_key(prefix: str, verifier: str) -> str:
     """Sorted set: consumer name → time of its last heartbeat."""
     return f"{prefix}:workers:{verifier}"
+
+
+def attempts_key(prefix: str, verifier: str) -> str:
+    """Hash: task entry id → times it was run alone after a worker died holding it."""
+    return f"{prefix}:attempts:{verifier}"

@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from rlvr_client.errors import InternalError, InvalidRequest, PayloadTooLarge, RLVRError, Unavailable
 from rlvr_client.models import ErrorResponse, Health
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .metrics import Metrics
 

@@ -31,7 +31,10 @@ class Metrics:
             "rlvr_dead_letters", "Entries in the dead-letter stream per verifier", ["verifier"], registry=self.registry
         )
         self.restarts = Gauge(
-            "rlvr_worker_process_restarts", "Verifier processes killed and replaced", ["verifier"], registry=self.registry
+            "rlvr_worker_process_restarts",
+            "Verifier processes killed and replaced",
+            ["verifier"],
+            registry=self.registry,
         )
 
     def render(self) -> bytes:

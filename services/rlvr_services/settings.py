@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-
-from pydantic import Field, field_validator
 from typing import Annotated
 
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -66,6 +65,8 @@ class WorkerSettings(CommonSettings):
         default=15.0, gt=0, description="A task unacknowledged this long by a silent worker is reclaimed."
     )
     heartbeat_s: float = Field(default=3.0, gt=0, description="How often a worker refreshes its claims.")
-    max_deliveries: int = Field(
-        default=3, ge=1, description="Deliveries after which a task goes to the dead-letter stream."
+    max_attempts: int = Field(
+        default=2,
+        ge=1,
+        description="A reclaimed task is run alone; after killing its worker this many times it is dead-lettered.",
     )

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+
 from rlvr_client.errors import PayloadTooLarge
 from rlvr_client.models import Verdict as WireVerdict
 from rlvr_client.models import VerifyRequest, VerifyResponse

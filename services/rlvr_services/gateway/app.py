@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+
 from rlvr_client.models import ScoreRequest, ScoreResponse, VerifierInfo, VerifiersResponse
 
 from .. import __version__

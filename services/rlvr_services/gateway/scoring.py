@@ -40,9 +40,7 @@ def _too_large(field: str, size: int, limit: int, setting: str) -> PayloadTooLar
 
 
 class Scorer:
-    def __init__(
-        self, registry: Registry, dispatcher: Dispatcher, settings: GatewaySettings, metrics: Metrics
-    ) -> None:
+    def __init__(self, registry: Registry, dispatcher: Dispatcher, settings: GatewaySettings, metrics: Metrics) -> None:
         self.registry = registry
         self.dispatcher = dispatcher
         self.settings = settings

@@ -3,9 +3,13 @@
 At-least-once: a task is acknowledged (and deleted, so XLEN is the backlog) in the same MULTI as
 the write of its verdict to the gateway's result stream. While a task is in flight, the worker
 refreshes its claim (XCLAIM … JUSTID) every heartbeat, so only the tasks of a worker that went
-silent reach the reclaim idle time; those are taken over with XAUTOCLAIM by any live worker. A task
-delivered more than ``max_deliveries`` times (it keeps killing workers) goes to the dead-letter
-stream and its item gets an ``error`` verdict.
+silent reach the reclaim idle time; those are taken over with XAUTOCLAIM by any live worker.
+
+A reclaimed task is a suspect: its worker died holding it. Suspects are run one at a time with
+nothing else in flight, counting each such attempt in Redis, so a death is blamed on the task that
+caused it and not on the innocent tasks fetched with it. A task whose attempts pass
+``max_attempts`` (it keeps killing workers) goes to the dead-letter stream and its item gets an
+``error`` verdict.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,13 +53,17 @@ class StreamConsumer:
         self.stream = keys.task_stream(settings.redis_prefix, self.verifier)
         self.dead = keys.dead_stream(settings.redis_prefix, self.verifier)
         self.workers = keys.workers_key(settings.redis_prefix, self.verifier)
+        self.attempts = keys.attempts_key(settings.redis_prefix, self.verifier)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.prefetch = settings.prefetch or 8 * settings.processes
         self.redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
         self.reader: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
         self.inflight: set[str] = set()
+        self.suspects: deque[tuple[str, Mapping[str, str]]] = deque()
         self.space = asyncio.Event()
         self.space.set()
+        self.drained = asyncio.Event()
+        self.drained.set()
         self.tasks: list[asyncio.Task[None]] = []
         self.connected = False
         self.answered = 0
@@ -81,51 +90,67 @@ class StreamConsumer:
         await ensure_group(self.redis, self.stream)
         self.connected = True
         while True:
+            if self.suspects:
+                await self._run_suspects()
+                continue
             room = self.prefetch - len(self.inflight)
             if room <= 0:
                 self.space.clear()
                 await self.space.wait()
                 continue
-            reply = await self.reader.xreadgroup(
-                keys.GROUP, self.consumer, {self.stream: ">"}, count=room, block=2000
+            reply: Any = await self.reader.xreadgroup(
+                keys.GROUP, self.consumer, {self.stream: ">"}, count=room, block=1000
             )
             self.connected = True
             for _, entries in reply or []:
-                self._start([(entry_id, fields, 1) for entry_id, fields in entries])
+                self._start(list(entries))
+
+    async def _run_suspects(self) -> None:
+        """Run reclaimed tasks one at a time, alone, counting the attempts."""
+        await self.drained.wait()
+        while self.suspects:
+            entry_id, fields = self.suspects.popleft()
+            attempts = int(await self.redis.hincrby(self.attempts, entry_id, 1))
+            await self.redis.expire(self.attempts, 24 * 3600)
+            if attempts > self.settings.max_attempts:
+                reason = (
+                    f"task killed its worker each of the {attempts - 1} times it ran alone; moved to the dead-letter "
+                    f"stream {self.dead}"
+                )
+                await self._bury(entry_id, dict(fields), reason)
+                continue
+            log.warning("running reclaimed task %s alone (attempt %d)", entry_id, attempts)
+            self._start([(entry_id, fields)])
+            await self.drained.wait()
 
     async def _heartbeat_loop(self) -> None:
         while True:
             now = time.time()
             await self.redis.zadd(self.workers, {self.consumer: now})
             await self.redis.zremrangebyscore(self.workers, "-inf", now - 10 * keys.LIVE_WORKER_S)
-            if self.inflight:  # refresh our claims: a live worker's tasks never look idle
-                await self.redis.xclaim(
-                    self.stream, keys.GROUP, self.consumer, 0, list(self.inflight), justid=True
-                )
+            held: list[Any] = [*self.inflight, *(entry_id for entry_id, _ in self.suspects)]
+            if held:  # refresh our claims: a live worker's tasks never look idle
+                await self.redis.xclaim(self.stream, keys.GROUP, self.consumer, 0, held, justid=True)
             await self._reclaim()
             await asyncio.sleep(self.settings.heartbeat_s)
 
     async def _reclaim(self) -> None:
-        """Take over the tasks of workers that went silent."""
-        room = self.prefetch - len(self.inflight)
-        if room <= 0:
+        """Take over the tasks of workers that went silent; they become suspects."""
+        if self.suspects:
             return
         idle_ms = int(self.settings.claim_idle_s * 1000)
-        reply = await self.redis.xautoclaim(self.stream, keys.GROUP, self.consumer, idle_ms, "0-0", count=room)
+        reply = await self.redis.xautoclaim(
+            self.stream, keys.GROUP, self.consumer, idle_ms, "0-0", count=max(1, self.prefetch)
+        )
         claimed = reply[1] if len(reply) > 1 else []
-        batch = []
         for entry_id, fields in claimed:
-            if fields is None:
-                continue
-            info = await self.redis.xpending_range(self.stream, keys.GROUP, entry_id, entry_id, 1)
-            deliveries = int(info[0]["times_delivered"]) if info else 1
-            log.warning("reclaimed task %s (delivery %d)", entry_id, deliveries)
-            batch.append((entry_id, fields, deliveries))
-        self._start(batch)
+            if fields is not None and entry_id not in self.inflight:
+                log.warning("reclaimed task %s from a silent worker", entry_id)
+                self.suspects.append((entry_id, fields))
 
-    def _start(self, entries: list[tuple[str, Mapping[str, str], int]]) -> None:
+    def _start(self, entries: list[tuple[str, Mapping[str, str]]]) -> None:
         runnable: list[tuple[str, dict[str, Any], Job]] = []
-        for entry_id, fields, deliveries in entries:
+        for entry_id, fields in entries:
             if entry_id in self.inflight:
                 continue
             try:
@@ -134,16 +159,11 @@ class StreamConsumer:
                 if not isinstance(body.get("task_id"), str) or not isinstance(body.get("reply_to"), str):
                     raise ValueError("task_id and reply_to must be strings")
             except (KeyError, ValueError, TypeError) as exc:
-                self._spawn(self._bury(entry_id, dict(fields), None, f"malformed task: {exc}"))
+                self._spawn(self._bury(entry_id, dict(fields), f"malformed task: {exc}"))
                 continue
             self.inflight.add(entry_id)
-            if deliveries > self.settings.max_deliveries:
-                reason = (
-                    f"task was delivered {deliveries} times and each time its worker died; moved to the dead-letter "
-                    f"stream {self.dead}"
-                )
-                self._spawn(self._bury(entry_id, dict(fields), body, reason))
-            elif time.time() > float(body.get("deadline", float("inf"))):
+            self.drained.clear()
+            if time.time() > float(body.get("deadline", float("inf"))):
                 verdict = Verdict.timeout("the request's deadline passed while the task waited in the queue")
                 self._spawn(self._finish(entry_id, body, verdict))
             else:
@@ -176,6 +196,7 @@ class StreamConsumer:
                     pipe.expire(body["reply_to"], keys.RESULT_TTL_S)
                     pipe.xack(self.stream, keys.GROUP, entry_id)
                     pipe.xdel(self.stream, entry_id)
+                    pipe.hdel(self.attempts, entry_id)
                     await pipe.execute()
                 break
             except RedisError as exc:  # keep the task pending: another worker may reclaim it
@@ -185,16 +206,28 @@ class StreamConsumer:
         self.metrics.items.inc()
         self.inflight.discard(entry_id)
         self.space.set()
+        if not self.inflight:
+            self.drained.set()
 
-    async def _bury(self, entry_id: str, fields: dict[str, str], body: dict[str, Any] | None, reason: str) -> None:
-        """Move a task to the dead-letter stream and answer its item with an error."""
+    async def _bury(self, entry_id: str, fields: dict[str, str], reason: str) -> None:
+        """Move a task to the dead-letter stream and answer its item (if it can be read) with an error."""
         log.error("dead-lettering task %s: %s", entry_id, reason)
-        await self.redis.xadd(self.dead, {**fields, "reason": reason, "entry_id": entry_id})
-        if body is not None:
-            await self._finish(entry_id, body, Verdict.error(reason))
-        else:
-            await self.redis.xack(self.stream, keys.GROUP, entry_id)
-            await self.redis.xdel(self.stream, entry_id)
+        dead: dict[Any, Any] = {**fields, "reason": reason, "entry_id": entry_id}
+        await self.redis.xadd(self.dead, dead)
+        try:
+            body = json.loads(fields[keys.FIELD])
+            if isinstance(body, dict) and isinstance(body.get("reply_to"), str) and "task_id" in body:
+                self.inflight.add(entry_id)
+                self.drained.clear()
+                await self._finish(entry_id, body, Verdict.error(reason))
+                return
+        except (KeyError, ValueError, TypeError):
+            pass
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.stream, keys.GROUP, entry_id)
+            pipe.xdel(self.stream, entry_id)
+            pipe.hdel(self.attempts, entry_id)
+            await pipe.execute()
 
     async def checks(self) -> dict[str, str]:
         try:

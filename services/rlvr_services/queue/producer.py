@@ -17,6 +17,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
+
 from rlvr_client.errors import Overloaded, Unavailable
 
 from .. import constants as keys
@@ -77,7 +78,7 @@ class QueueDispatcher:
         last = "0-0"
         while True:
             try:
-                reply = await self.reader_redis.xread({self.results_key: last}, count=1000, block=5000)
+                reply: Any = await self.reader_redis.xread({self.results_key: last}, count=1000, block=5000)
                 self.redis_ok = True
             except asyncio.CancelledError:
                 raise

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
-from multiprocessing.context import BaseContext
+from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -34,15 +34,16 @@ log = logging.getLogger(__name__)
 _START_TIMEOUT_S = 120.0
 _INT_MAX_STR_DIGITS = 20_000
 _ctx_lock = threading.Lock()
-_ctx: BaseContext | None = None
+_ctx: ForkServerContext | None = None
 
 
-def _context(preload: Sequence[str]) -> BaseContext:
+def _context(preload: Sequence[str]) -> ForkServerContext:
     """A forkserver context whose server has the verifier modules imported: children start in ms."""
     global _ctx
     with _ctx_lock:
         if _ctx is None:
             ctx = mp.get_context("forkserver")
+            assert isinstance(ctx, ForkServerContext)
             ctx.set_forkserver_preload(["rlvr_services.runtime.pool", *preload])
             _ctx = ctx
         return _ctx
@@ -120,7 +121,7 @@ class _Slot:
         try:
             self._spawn()
             return True
-        except Exception:  # noqa: BLE001 - reported on the jobs, retried on the next batch
+        except Exception:
             log.exception("could not start a %s worker process", self.pool.name)
             self._kill()
             return False

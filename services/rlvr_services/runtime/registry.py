@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+
 from rlvr_client.errors import InvalidRequest, UnknownVerifier
 
 from .verifier import Verifier

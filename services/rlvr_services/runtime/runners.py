@@ -13,5 +13,7 @@ from .verifier import Execution
 def make_runner(name: str, settings: CommonSettings, *, inline_threads: int = 2) -> Runner:
     cls = REGISTRY.get_class(name)
     if cls.execution is Execution.PROCESS:
-        return ProcessRunner(name, size=settings.processes, plugins=settings.plugins, memory_mb=settings.worker_memory_mb)
+        return ProcessRunner(
+            name, size=settings.processes, plugins=settings.plugins, memory_mb=settings.worker_memory_mb
+        )
     return InlineRunner(name, threads=inline_threads)

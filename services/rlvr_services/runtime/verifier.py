@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
+
 from rlvr_client.models import Status
 
 
@@ -39,7 +40,9 @@ class Verdict:
 
     def __post_init__(self) -> None:
         if (self.status is Status.OK) != (self.score is not None):
-            raise ValueError(f"a {self.status.value} verdict must {'' if self.status is Status.OK else 'not '}carry a score")
+            raise ValueError(
+                f"a {self.status.value} verdict must {'' if self.status is Status.OK else 'not '}carry a score"
+            )
 
     @classmethod
     def ok(cls, score: float, reason: str = "", **details: Any) -> Verdict:
@@ -62,7 +65,9 @@ class Verdict:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Verdict:
-        return cls(Status(data["status"]), data.get("score"), str(data.get("reason", "")), dict(data.get("details") or {}))
+        return cls(
+            Status(data["status"]), data.get("score"), str(data.get("reason", "")), dict(data.get("details") or {})
+        )
 
 
 @runtime_checkable

@@ -1,0 +1,38 @@
+# rlvr-stack: `make demo` and `make test` are all a newcomer needs.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast lint bench serve clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml clients/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e clients -e .
+	@touch $(STAMP)
+	@echo "installed: $(VENV)/bin/rlvr"
+
+demo: install
+	$(VENV)/bin/rlvr demo
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check clients services tests bench
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/bench_score.py
+
+serve: install
+	$(VENV)/bin/rlvr serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,237 @@
+"""Queue mode on a real Redis with real worker processes: kills, reclaims, dead letters, backpressure."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from rlvr_client import Overloaded, RetryPolicy, RewardClient
+from rlvr_services import constants as keys
+from rlvr_services.gateway.app import create_app
+from rlvr_services.server import serve_in_thread
+from rlvr_services.settings import GatewaySettings, WorkerSettings
+from rlvr_services.worker import create_worker_app
+
+from conftest import PLUGINS, wait_ready
+
+pytestmark = [pytest.mark.redis]
+
+RLVR = str(Path(sys.executable).with_name("rlvr"))
+
+
+def start_worker(verifier: str, redis_url: str, prefix: str, **env: str) -> subprocess.Popen[bytes]:
+    """`rlvr worker` in its own session, so a test can kill it with all its processes."""
+    environ = {
+        **os.environ,
+        "RLVR_REDIS_PREFIX": prefix,
+        "RLVR_CLAIM_IDLE_S": "1.5",
+        "RLVR_HEARTBEAT_S": "0.25",
+        "RLVR_PROCESSES": "1",
+        "RLVR_LOG_LEVEL": "warning",
+        **env,
+    }
+    cmd = [RLVR, "worker", "--verifier", verifier, "--redis-url", redis_url, "--port", "0", "--plugin", PLUGINS[0]]
+    return subprocess.Popen(cmd, env=environ, start_new_session=True, stderr=subprocess.DEVNULL)
+
+
+def kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+def wait_workers(redis_url: str, prefix: str, verifier: str, n: int, timeout_s: float = 60.0) -> None:
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            if client.zcount(keys.workers_key(prefix, verifier), time.time() - 5, "+inf") >= n:
+                return
+            time.sleep(0.1)
+    finally:
+        client.close()
+    raise AssertionError(f"{n} {verifier} workers did not register within {timeout_s}s")
+
+
+@contextmanager
+def queue_gateway(redis_url: str, prefix: str, **overrides: Any) -> Iterator[str]:
+    settings = GatewaySettings(
+        port=0, processes=1, plugins=PLUGINS, redis_url=redis_url, redis_prefix=prefix, **overrides
+    )
+    with serve_in_thread(create_app(settings)) as url:
+        wait_ready(url)
+        yield url
+
+
+def sleep_items(n: int, ms: float) -> list[dict[str, Any]]:
+    return [
+        {"id": f"i{i}", "completion": "", "rewards": [{"name": "sleep", "params": {"ms": ms, "value": i / 1000}}]}
+        for i in range(n)
+    ]
+
+
+MIXED = [
+    ("<think>3 + 4 = 7, half of 14</think>The answer is $\\boxed{7}$.", "7"),
+    ("<think>It is 1/2</think>\\boxed{\\frac{1}{2}}", "0.5"),
+    ("<think>so 12</think> Final answer: 13", "12"),
+    ("The result is \\boxed{\\sqrt{2}}", "\\sqrt{2}"),
+    ("<think>x</think><answer>42</answer>", "#### 42"),
+    ("<think>no answer here", "5"),
+]
+
+
+def mixed_batch() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"m{i}",
+            "completion": completion,
+            "rewards": [{"name": "math", "params": {"gold": gold}}, {"name": "format", "weight": 0.25}],
+        }
+        for i, (completion, gold) in enumerate(MIXED * 4)
+    ]
+
+
+def test_same_batch_scores_identically_in_embedded_and_queue_mode(
+    gateway_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    worker = start_worker("math", redis_url, redis_prefix)
+    try:
+        wait_workers(redis_url, redis_prefix, "math", 1)
+        with queue_gateway(redis_url, redis_prefix) as queue_url:
+            with RewardClient(gateway_url) as embedded, RewardClient(queue_url) as queued:
+                a = embedded.score(mixed_batch())
+                b = queued.score(mixed_batch())
+    finally:
+        kill_tree(worker)
+    assert [r.model_dump() for r in a] == [r.model_dump() for r in b]
+    assert {r.reward for r in a} >= {1.25, 0.0}
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_worker_mid_batch_loses_nothing(redis_url: str, redis_prefix: str) -> None:
+    workers = [start_worker("sleep", redis_url, redis_prefix, RLVR_PREFETCH="4") for _ in range(2)]
+    try:
+        wait_workers(redis_url, redis_prefix, "sleep", 2)
+        with queue_gateway(redis_url, redis_prefix) as url, httpx.Client(base_url=url, timeout=120) as http:
+            import threading
+
+            box: dict[str, httpx.Response] = {}
+            thread = threading.Thread(
+                target=lambda: box.update(r=http.post("/v1/score", json={"items": sleep_items(60, 50)}))
+            )
+            thread.start()
+            time.sleep(0.6)  # both workers are mid-batch now
+            kill_tree(workers[0])
+            thread.join(timeout=120)
+            response = box["r"]
+    finally:
+        for w in workers:
+            kill_tree(w)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["id"] for r in results] == [f"i{i}" for i in range(60)]
+    assert all(r["components"][0]["status"] == "ok" for r in results), [
+        r for r in results if r["components"][0]["status"] != "ok"
+    ]
+    assert [r["reward"] for r in results] == [i / 1000 for i in range(60)]
+    client = redis.Redis.from_url(redis_url)
+    try:  # every task acknowledged and deleted: nothing left behind, nothing dead-lettered
+        assert client.xlen(keys.task_stream(redis_prefix, "sleep")) == 0
+        assert client.xlen(keys.dead_stream(redis_prefix, "sleep")) == 0
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+def test_task_that_keeps_killing_workers_goes_to_dead_letter(redis_url: str, redis_prefix: str) -> None:
+    items = [{"id": "poison", "completion": "", "rewards": [{"name": "sleep", "params": {"kill_worker": True}}]}]
+    items += sleep_items(3, 1)
+    env = {"RLVR_MAX_ATTEMPTS": "2"}
+    with queue_gateway(redis_url, redis_prefix) as url, httpx.Client(base_url=url, timeout=120) as http:
+        import threading
+
+        box: dict[str, httpx.Response] = {}
+        thread = threading.Thread(target=lambda: box.update(r=http.post("/v1/score", json={"items": items})))
+        thread.start()
+        started = 0
+        while thread.is_alive() and started < 6:  # a supervisor restarting dead workers
+            worker = start_worker("sleep", redis_url, redis_prefix, **env)
+            started += 1
+            while worker.poll() is None and thread.is_alive():
+                time.sleep(0.1)
+            kill_tree(worker)
+        thread.join(timeout=60)
+    response = box["r"]
+    results = {r["id"]: r for r in response.json()["results"]}
+    poison = results.pop("poison")["components"][0]
+    assert poison["status"] == "error" and poison["score"] is None
+    assert "dead-letter" in poison["reason"]
+    assert [r["reward"] for r in results.values()] == [0.0, 0.001, 0.002]
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.xlen(keys.dead_stream(redis_prefix, "sleep")) == 1
+    finally:
+        client.close()
+
+
+def test_full_backlog_is_a_503_with_retry_after(redis_url: str, redis_prefix: str) -> None:
+    with queue_gateway(redis_url, redis_prefix, max_backlog=5, retry_after_s=3) as url:
+        with httpx.Client(base_url=url) as http:
+            r = http.post("/v1/score", json={"items": sleep_items(10, 0)})
+        assert r.status_code == 503
+        assert r.headers["retry-after"] == "3"
+        assert r.json()["error"]["code"] == "overloaded" and "backlog limit of 5" in r.json()["error"]["message"]
+        with RewardClient(url, retry=RetryPolicy(attempts=2, max_s=0.1)) as client, pytest.raises(Overloaded):
+            client.score(sleep_items(10, 0))
+
+
+def test_queue_items_unanswered_by_the_deadline_are_timeouts(redis_url: str, redis_prefix: str) -> None:
+    with queue_gateway(redis_url, redis_prefix, request_timeout_s=1.0) as url, httpx.Client(base_url=url) as http:
+        r = http.post("/v1/score", json={"items": sleep_items(2, 0)})
+    comps = [x["components"][0] for x in r.json()["results"]]
+    assert [c["status"] for c in comps] == ["timeout", "timeout"]
+    assert "no sleep worker answered" in comps[0]["reason"]
+
+
+def test_readyz_reports_redis_and_workers(redis_url: str, redis_prefix: str) -> None:
+    with queue_gateway(redis_url, redis_prefix) as url, httpx.Client(base_url=url) as http:
+        body = http.get("/readyz").json()
+        assert body["mode"] == "queue" and body["checks"]["redis"] == "ok"
+        assert "no live worker" in body["checks"]["workers:math"]
+        assert "rlvr_queue_depth" in http.get("/metrics").text
+
+
+def test_readyz_is_503_when_redis_does_not_answer() -> None:
+    settings = GatewaySettings(port=0, processes=1, redis_url="redis://127.0.0.1:1/0", redis_prefix="none")
+    with serve_in_thread(create_app(settings)) as url, httpx.Client(base_url=url) as http:
+        r = http.get("/readyz")
+        assert r.status_code == 503 and r.json()["checks"]["redis"].startswith("error")
+        assert http.get("/healthz").status_code == 200
+
+
+def test_worker_serves_its_verifier_over_http() -> None:
+    app = create_worker_app(WorkerSettings(verifier="math", port=0, processes=1))
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=60) as http:
+        wait_ready(url)
+        items = [
+            {"id": "a", "completion": "\\boxed{3}", "params": {"gold": "3"}},
+            {"id": "b", "completion": "\\boxed{4}", "params": {"gold": "3"}},
+        ]
+        body = http.post("/v1/verify", json={"items": items}).json()
+        assert body["verifier"] == "math"
+        assert [(v["id"], v["status"], v["score"]) for v in body["verdicts"]] == [("a", "ok", 1.0), ("b", "ok", 0.0)]
+        bad = http.post("/v1/verify", json={"items": [{"id": "a", "completion": "x", "params": {}}]})
+        assert bad.status_code == 422 and "items[0].params.gold" in bad.json()["error"]["message"]
