@@ -13,6 +13,7 @@ from .errors import (
     UnknownVerifier,
 )
 from .models import Component, ItemResult, RewardSpec, ScoreItem, ScoreRequest, ScoreResponse, Status
+from .trl import RewardFunction, TRLReward, reward_function, reward_functions, reward_weights
 
 __all__ = [
     "AsyncRewardClient",
@@ -26,12 +27,17 @@ __all__ = [
     "RLVRError",
     "RetryPolicy",
     "RewardClient",
+    "RewardFunction",
     "RewardSpec",
     "ScoreItem",
     "ScoreRequest",
     "ScoreResponse",
     "Status",
+    "TRLReward",
     "TransportError",
     "Unavailable",
     "UnknownVerifier",
+    "reward_function",
+    "reward_functions",
+    "reward_weights",
 ]

@@ -42,6 +42,8 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state["runner"] = await asyncio.to_thread(make_runner, settings.verifier, settings)
         consumer = None
+        # take no task from the queue before the verifier processes can run it
+        await asyncio.to_thread(runner().wait_ready, 120.0)
         if settings.redis_url:
             from .queue.consumer import StreamConsumer
 

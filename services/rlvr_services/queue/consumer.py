@@ -1,7 +1,8 @@
 """Worker side of queue mode: consume one verifier's task stream with a consumer group.
 
 At-least-once: a task is acknowledged (and deleted, so XLEN is the backlog) in the same MULTI as
-the write of its verdict to the gateway's result stream. While a task is in flight, the worker
+the write of its verdict to the gateway's result stream; verdicts that finish together are written
+together, one entry per gateway. While a task is in flight, the worker
 refreshes its claim (XCLAIM … JUSTID) every heartbeat, so only the tasks of a worker that went
 silent reach the reclaim idle time; those are taken over with XAUTOCLAIM by any live worker.
 
@@ -21,7 +22,7 @@ import os
 import socket
 import time
 import uuid
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,8 @@ from ..settings import WorkerSettings
 from .producer import ensure_group
 
 log = logging.getLogger(__name__)
+
+_LINGER_S = 0.002
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:
@@ -64,6 +67,8 @@ class StreamConsumer:
         self.space.set()
         self.drained = asyncio.Event()
         self.drained.set()
+        self.outbox: list[tuple[str, dict[str, Any], Verdict]] = []
+        self.flushing = False
         self.tasks: list[asyncio.Task[None]] = []
         self.connected = False
         self.answered = 0
@@ -94,7 +99,7 @@ class StreamConsumer:
                 await self._run_suspects()
                 continue
             room = self.prefetch - len(self.inflight)
-            if room <= 0:
+            if room < max(1, self.prefetch // 4) and self.inflight:  # fetch in groups, not one by one
                 self.space.clear()
                 await self.space.wait()
                 continue
@@ -165,7 +170,7 @@ class StreamConsumer:
             self.drained.clear()
             if time.time() > float(body.get("deadline", float("inf"))):
                 verdict = Verdict.timeout("the request's deadline passed while the task waited in the queue")
-                self._spawn(self._finish(entry_id, body, verdict))
+                self._finish(entry_id, body, verdict)
             else:
                 runnable.append((entry_id, body, job))
         if not runnable:
@@ -178,36 +183,58 @@ class StreamConsumer:
 
             def done(f: Any, entry_id: str = entry_id, body: dict[str, Any] = body) -> None:
                 hist.observe(time.monotonic() - started)
-                loop.call_soon_threadsafe(self._spawn, self._finish(entry_id, body, f.result()))
+                loop.call_soon_threadsafe(self._finish, entry_id, body, f.result())
 
             fut.add_done_callback(done)
 
     def _spawn(self, coro: Any) -> None:
         asyncio.ensure_future(coro).add_done_callback(_log_failure)
 
-    async def _finish(self, entry_id: str, body: dict[str, Any], verdict: Verdict) -> None:
-        """Write the verdict to the gateway's result stream, then ack and delete: one MULTI."""
-        result = {"task_id": body["task_id"], "verdict": verdict.to_json(), "worker": self.consumer}
+    def _finish(self, entry_id: str, body: dict[str, Any], verdict: Verdict) -> None:
+        """Queue a verdict for delivery; one flusher at a time writes whatever has gathered."""
         self.metrics.verdicts.labels(self.verifier, verdict.status.value).inc()
+        self.outbox.append((entry_id, body, verdict))
+        if not self.flushing:
+            self.flushing = True
+            self._spawn(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self.outbox:
+                await asyncio.sleep(_LINGER_S)  # let verdicts that finish together travel together
+                batch, self.outbox = self.outbox, []
+                await self._deliver(batch)
+                for entry_id, _, _ in batch:
+                    self.inflight.discard(entry_id)
+                self.answered += len(batch)
+                self.metrics.items.inc(len(batch))
+                self.space.set()
+                if not self.inflight:
+                    self.drained.set()
+        finally:
+            self.flushing = False
+
+    async def _deliver(self, batch: list[tuple[str, dict[str, Any], Verdict]]) -> None:
+        """Write verdicts to their gateways' result streams, then ack and delete the tasks: one MULTI."""
+        by_gateway: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for _, body, verdict in batch:
+            by_gateway[body["reply_to"]].append({"task_id": body["task_id"], "verdict": verdict.to_json()})
+        ids = [entry_id for entry_id, _, _ in batch]
         for attempt in range(30):
             try:
                 async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.xadd(body["reply_to"], {keys.FIELD: json.dumps(result, separators=(",", ":"))})
-                    pipe.expire(body["reply_to"], keys.RESULT_TTL_S)
-                    pipe.xack(self.stream, keys.GROUP, entry_id)
-                    pipe.xdel(self.stream, entry_id)
-                    pipe.hdel(self.attempts, entry_id)
+                    for reply_to, results in by_gateway.items():
+                        payload = {"worker": self.consumer, "results": results}
+                        pipe.xadd(reply_to, {keys.FIELD: json.dumps(payload, separators=(",", ":"))})
+                        pipe.expire(reply_to, keys.RESULT_TTL_S)
+                    pipe.xack(self.stream, keys.GROUP, *ids)
+                    pipe.xdel(self.stream, *ids)
+                    pipe.hdel(self.attempts, *ids)
                     await pipe.execute()
-                break
-            except RedisError as exc:  # keep the task pending: another worker may reclaim it
-                log.warning("could not deliver verdict for %s (%s); retry %d", entry_id, exc, attempt + 1)
+                return
+            except RedisError as exc:  # the tasks stay pending: if we give up, another worker reclaims them
+                log.warning("could not deliver %d verdicts (%s); retry %d", len(ids), exc, attempt + 1)
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
-        self.answered += 1
-        self.metrics.items.inc()
-        self.inflight.discard(entry_id)
-        self.space.set()
-        if not self.inflight:
-            self.drained.set()
 
     async def _bury(self, entry_id: str, fields: dict[str, str], reason: str) -> None:
         """Move a task to the dead-letter stream and answer its item (if it can be read) with an error."""
@@ -219,7 +246,7 @@ class StreamConsumer:
             if isinstance(body, dict) and isinstance(body.get("reply_to"), str) and "task_id" in body:
                 self.inflight.add(entry_id)
                 self.drained.clear()
-                await self._finish(entry_id, body, Verdict.error(reason))
+                self._finish(entry_id, body, Verdict.error(reason))
                 return
         except (KeyError, ValueError, TypeError):
             pass

@@ -101,10 +101,11 @@ class QueueDispatcher:
 
     def _deliver(self, fields: Mapping[str, str]) -> None:
         try:
-            data = json.loads(fields[keys.FIELD])
-            fut = self.pending.pop(str(data["task_id"]), None)
-            if fut is not None and not fut.done():  # a duplicate (at-least-once) finds nothing
-                fut.set_result(Verdict.from_json(data["verdict"]))
+            results = json.loads(fields[keys.FIELD])["results"]
+            for result in results:
+                fut = self.pending.pop(str(result["task_id"]), None)
+                if fut is not None and not fut.done():  # a duplicate (at-least-once) finds nothing
+                    fut.set_result(Verdict.from_json(result["verdict"]))
         except (KeyError, ValueError, TypeError) as exc:
             log.error("malformed result on %s: %s", self.results_key, exc)
 

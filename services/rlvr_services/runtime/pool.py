@@ -161,9 +161,10 @@ class _Slot:
                 pending.popleft()
                 elapsed = time.monotonic() - started
                 if answered or not self.proc.is_alive():
-                    self.proc.join(timeout=1)
+                    self.proc.join(timeout=5)
                     code = self.proc.exitcode
-                    fut.set_result(Verdict.error(f"verifier process died on this item (exit code {code})"))
+                    how = f"exit code {code}" if code is None or code >= 0 else f"killed by signal {-code}"
+                    fut.set_result(Verdict.error(f"verifier process died on this item ({how})"))
                 else:
                     fut.set_result(
                         Verdict.timeout(
