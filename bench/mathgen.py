@@ -78,7 +78,7 @@ def _answer_text(rng: random.Random, answer: str) -> str:
     if style < 0.7:
         return f"<answer>{answer}</answer>"
     if style < 0.8:
-        return f"So we get $\\boxed{{{answer}}}$ as the answer (earlier I wrote $\\boxed{{0}}$ by mistake)."
+        return f"I first wrote $\\boxed{{0}}$, which was a slip. Correcting it: $\\boxed{{{answer}}}$."
     if style < 0.9:
         return f"The answer is {answer}."
     return f"Final answer: \\boxed{{{answer}}}"

@@ -156,7 +156,11 @@ class RewardClient:
 
 
 class AsyncRewardClient:
-    """Asyncio client; batches run concurrently (at most ``max_concurrency`` at once)."""
+    """Asyncio client; batches run concurrently (at most ``max_concurrency`` at once).
+
+    Each call opens its own connection pool and closes it before returning, so one client object can
+    be used from any event loop (TRL runs async rewards on a loop of its own) and leaks nothing.
+    """
 
     def __init__(
         self,
@@ -174,8 +178,6 @@ class AsyncRewardClient:
         self._timeout_s = timeout_s
         self._transport = transport
         self._max_concurrency = max_concurrency
-        self._http: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __aenter__(self) -> AsyncRewardClient:
         return self
@@ -184,24 +186,16 @@ class AsyncRewardClient:
         await self.aclose()
 
     def _client(self) -> httpx.AsyncClient:
-        # An httpx.AsyncClient is bound to the loop it first ran on; TRL may call us from a
-        # different loop than the one that created this object, so make one per loop.
-        loop = asyncio.get_running_loop()
-        if self._http is None or self._loop is not loop:
-            self._http = httpx.AsyncClient(base_url=self.url, timeout=self._timeout_s, transport=self._transport)
-            self._loop = loop
-        return self._http
+        return httpx.AsyncClient(base_url=self.url, timeout=self._timeout_s, transport=self._transport)
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        """Nothing to release: connections live only for the duration of a call."""
 
-    async def _call(self, method: str, path: str, json: Any = None) -> Any:
+    async def _call(self, http: httpx.AsyncClient, method: str, path: str, json: Any = None) -> Any:
         last: Exception | None = None
         for attempt in range(self.retry.attempts):
             try:
-                response = await self._client().request(method, path, json=json)
+                response = await http.request(method, path, json=json)
                 _raise_for(response)
                 return response.json()
             except (RLVRError, httpx.TransportError) as exc:
@@ -221,15 +215,18 @@ class AsyncRewardClient:
         all_items, specs = _coerce_items(items), _coerce_specs(rewards)
         gate = asyncio.Semaphore(self._max_concurrency)
 
-        async def one(chunk: Sequence[ScoreItem]) -> list[ItemResult]:
+        async def one(http: httpx.AsyncClient, chunk: Sequence[ScoreItem]) -> list[ItemResult]:
             if not chunk:
                 return []
             async with gate:
-                body = await self._call("POST", "/v1/score", _request_body(chunk, specs))
+                body = await self._call(http, "POST", "/v1/score", _request_body(chunk, specs))
             return ScoreResponse.model_validate(body).results
 
-        parts = await asyncio.gather(*(one(c) for c in _chunks(all_items, self.max_batch_items)))
+        async with self._client() as http:
+            parts = await asyncio.gather(*(one(http, c) for c in _chunks(all_items, self.max_batch_items)))
         return [r for part in parts for r in part]
 
     async def verifiers(self) -> list[VerifierInfo]:
-        return VerifiersResponse.model_validate(await self._call("GET", "/v1/verifiers")).verifiers
+        async with self._client() as http:
+            body = await self._call(http, "GET", "/v1/verifiers")
+        return VerifiersResponse.model_validate(body).verifiers

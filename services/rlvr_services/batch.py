@@ -38,13 +38,16 @@ def read_items(path: Path) -> Iterator[ScoreItem]:
 
 
 def done_ids(out: Path) -> set[str]:
-    """Ids already written to ``out``; a torn last line (an interrupted run) is cut off."""
+    """Ids already written to ``out``. A last line without its newline (an interrupted run) is cut
+    off, even when it happens to parse: the next append would otherwise join it."""
     if not out.exists():
         return set()
     ids: set[str] = set()
     good = 0
     with out.open("rb") as fh:
         for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
             try:
                 ids.add(str(json.loads(raw)["id"]))
             except (ValueError, KeyError, TypeError):

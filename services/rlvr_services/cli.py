@@ -32,8 +32,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 def _parse_rewards(text: str | None) -> list[RewardSpec] | None:
     if text is None:
         return None
-    path = Path(text)
-    raw = path.read_text(encoding="utf-8") if path.exists() else text
+    raw = text if text.lstrip().startswith(("[", "{")) else Path(text).read_text(encoding="utf-8")
     data = json.loads(raw)
     return [RewardSpec.model_validate(d) for d in (data if isinstance(data, list) else [data])]
 
@@ -62,7 +61,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     from .batch import score_file
     from .settings import GatewaySettings
 
-    settings = GatewaySettings(**({"processes": args.processes} if args.processes else {}))
+    overrides: dict[str, object] = {}
+    if args.processes is not None:
+        overrides["processes"] = args.processes
+    if args.plugin:
+        overrides["plugins"] = args.plugin
+    settings = GatewaySettings(**overrides)  # type: ignore[arg-type]
     written, skipped = asyncio.run(
         score_file(
             Path(args.input),
@@ -126,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rewards", default=None, help="default reward specs: a JSON list, or a file holding one")
     p.add_argument("--batch-size", type=int, default=256, help="items per request (default 256)")
     p.add_argument("--processes", type=int, default=None, help="embedded mode: processes per verifier")
+    p.add_argument("--plugin", action="append", default=None, help="embedded mode: module that registers verifiers")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_score)
 

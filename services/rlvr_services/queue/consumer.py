@@ -1,22 +1,21 @@
 """Worker side of queue mode: consume one verifier's task stream with a consumer group.
 
-At-least-once: a task is acknowledged (and deleted, so XLEN is the backlog) in the same MULTI as
-the write of its verdict to the gateway's result stream; verdicts that finish together are written
-together, one entry per gateway. While a task is in flight, the worker
-refreshes its claim (XCLAIM … JUSTID) every heartbeat, so only the tasks of a worker that went
-silent reach the reclaim idle time; those are taken over with XAUTOCLAIM by any live worker.
+At-least-once: an entry (one or more jobs of one gateway) is acknowledged, and deleted so that
+XLEN is the backlog, in the same MULTI as the write of its verdicts to the gateway's result
+stream; entries that finish together are written together. While an entry is in flight the worker
+refreshes its claim (XCLAIM … JUSTID) every heartbeat, so only the entries of a worker that went
+silent reach the reclaim idle time; any live worker then takes them over with XAUTOCLAIM.
 
-A reclaimed task is a suspect: its worker died holding it. Suspects are run one at a time with
-nothing else in flight, counting each such attempt in Redis, so a death is blamed on the task that
-caused it and not on the innocent tasks fetched with it. A task whose attempts pass
-``max_attempts`` (it keeps killing workers) goes to the dead-letter stream and its item gets an
-``error`` verdict.
+A reclaimed entry is a suspect: its worker died holding it. One with several jobs is split into
+one entry per job; a single-job suspect runs alone, with nothing else in flight, and the attempt
+is counted in Redis, so a death is blamed on the job that caused it and not on the innocent jobs
+fetched with it. A job whose attempts pass ``max_attempts`` (it keeps killing workers) goes to
+the dead-letter stream and its item gets an ``error`` verdict.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
@@ -24,6 +23,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -31,9 +31,10 @@ from redis.exceptions import RedisError
 
 from .. import constants as keys
 from ..metrics import Metrics
-from ..runtime.jobs import Job, Runner
+from ..runtime.jobs import Runner
 from ..runtime.verifier import Verdict
 from ..settings import WorkerSettings
+from .entries import TaskEntry, encode_results
 from .producer import ensure_group
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,16 @@ _LINGER_S = 0.002
 def _log_failure(task: asyncio.Future[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("answering a task failed: %r", task.exception())
+
+
+@dataclass
+class _Held:
+    """An entry this worker holds until all its verdicts are written."""
+
+    entry_id: str
+    entry: TaskEntry
+    verdicts: list[Verdict | None] = field(default_factory=list)
+    remaining: int = 0
 
 
 class StreamConsumer:
@@ -58,19 +69,21 @@ class StreamConsumer:
         self.workers = keys.workers_key(settings.redis_prefix, self.verifier)
         self.attempts = keys.attempts_key(settings.redis_prefix, self.verifier)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.prefetch = settings.prefetch or 8 * settings.processes
+        self.prefetch = settings.prefetch or 8 * settings.processes  # jobs waiting for a verdict at most
         self.redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
-        self.reader: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
-        self.inflight: set[str] = set()
+        self.reader: aioredis.Redis = aioredis.Redis.from_url(
+            settings.redis_url, decode_responses=True, socket_timeout=30
+        )
+        self.held: dict[str, _Held] = {}
+        self.jobs_pending = 0  # fetched, no verdict yet
+        self.avg_entry = 1.0
         self.suspects: deque[tuple[str, Mapping[str, str]]] = deque()
         self.space = asyncio.Event()
-        self.space.set()
         self.drained = asyncio.Event()
         self.drained.set()
-        self.outbox: list[tuple[str, dict[str, Any], Verdict]] = []
+        self.outbox: list[_Held] = []
         self.flushing = False
         self.tasks: list[asyncio.Task[None]] = []
-        self.connected = False
         self.answered = 0
 
     async def start(self) -> None:
@@ -87,60 +100,40 @@ class StreamConsumer:
             except asyncio.CancelledError:
                 raise
             except RedisError as exc:
-                self.connected = False
                 log.warning("%s: Redis error (%s); retrying in 1s", loop_fn.__name__, exc)
                 await asyncio.sleep(1.0)
 
     async def _read_loop(self) -> None:
         await ensure_group(self.redis, self.stream)
-        self.connected = True
         while True:
             if self.suspects:
                 await self._run_suspects()
                 continue
-            room = self.prefetch - len(self.inflight)
-            if room < max(1, self.prefetch // 4) and self.inflight:  # fetch in groups, not one by one
+            room = self.prefetch - self.jobs_pending
+            if room < max(1, self.prefetch // 4) and self.jobs_pending:  # fetch in groups, not one by one
                 self.space.clear()
                 await self.space.wait()
                 continue
+            count = max(1, int(room / self.avg_entry))
             reply: Any = await self.reader.xreadgroup(
-                keys.GROUP, self.consumer, {self.stream: ">"}, count=room, block=1000
+                keys.GROUP, self.consumer, {self.stream: ">"}, count=count, block=1000
             )
-            self.connected = True
             for _, entries in reply or []:
                 self._start(list(entries))
-
-    async def _run_suspects(self) -> None:
-        """Run reclaimed tasks one at a time, alone, counting the attempts."""
-        await self.drained.wait()
-        while self.suspects:
-            entry_id, fields = self.suspects.popleft()
-            attempts = int(await self.redis.hincrby(self.attempts, entry_id, 1))
-            await self.redis.expire(self.attempts, 24 * 3600)
-            if attempts > self.settings.max_attempts:
-                reason = (
-                    f"task killed its worker each of the {attempts - 1} times it ran alone; moved to the dead-letter "
-                    f"stream {self.dead}"
-                )
-                await self._bury(entry_id, dict(fields), reason)
-                continue
-            log.warning("running reclaimed task %s alone (attempt %d)", entry_id, attempts)
-            self._start([(entry_id, fields)])
-            await self.drained.wait()
 
     async def _heartbeat_loop(self) -> None:
         while True:
             now = time.time()
             await self.redis.zadd(self.workers, {self.consumer: now})
             await self.redis.zremrangebyscore(self.workers, "-inf", now - 10 * keys.LIVE_WORKER_S)
-            held: list[Any] = [*self.inflight, *(entry_id for entry_id, _ in self.suspects)]
-            if held:  # refresh our claims: a live worker's tasks never look idle
-                await self.redis.xclaim(self.stream, keys.GROUP, self.consumer, 0, held, justid=True)
+            claims: list[Any] = [*self.held, *(entry_id for entry_id, _ in self.suspects)]
+            if claims:  # refresh our claims: a live worker's entries never look idle
+                await self.redis.xclaim(self.stream, keys.GROUP, self.consumer, 0, claims, justid=True)
             await self._reclaim()
             await asyncio.sleep(self.settings.heartbeat_s)
 
     async def _reclaim(self) -> None:
-        """Take over the tasks of workers that went silent; they become suspects."""
+        """Take over the entries of workers that went silent; they become suspects."""
         if self.suspects:
             return
         idle_ms = int(self.settings.claim_idle_s * 1000)
@@ -149,112 +142,154 @@ class StreamConsumer:
         )
         claimed = reply[1] if len(reply) > 1 else []
         for entry_id, fields in claimed:
-            if fields is not None and entry_id not in self.inflight:
-                log.warning("reclaimed task %s from a silent worker", entry_id)
+            if fields is not None and entry_id not in self.held:
+                log.warning("reclaimed entry %s from a silent worker", entry_id)
                 self.suspects.append((entry_id, fields))
 
+    async def _run_suspects(self) -> None:
+        """Split reclaimed entries into single jobs; run single-job suspects alone, counting attempts."""
+        await self.drained.wait()
+        while self.suspects:
+            entry_id, fields = self.suspects.popleft()
+            try:
+                entry = TaskEntry.decode(fields)
+            except (KeyError, ValueError, TypeError) as exc:
+                await self._bury(entry_id, fields, f"malformed task entry: {exc}")
+                continue
+            if len(entry.tasks) > 1:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    for single in entry.split():
+                        pipe.xadd(self.stream, single.encode())
+                    pipe.xack(self.stream, keys.GROUP, entry_id)
+                    pipe.xdel(self.stream, entry_id)
+                    await pipe.execute()
+                continue
+            attempts = int(await self.redis.hincrby(self.attempts, entry_id, 1))
+            await self.redis.expire(self.attempts, 24 * 3600)
+            if attempts > self.settings.max_attempts:
+                reason = (
+                    f"task killed its worker each of the {attempts - 1} times it ran alone; moved to the "
+                    f"dead-letter stream {self.dead}"
+                )
+                await self._bury(entry_id, fields, reason)
+                continue
+            log.warning("running reclaimed task %s alone (attempt %d)", entry_id, attempts)
+            self._start([(entry_id, fields)])
+            await self.drained.wait()
+
+    def _hold(self, entry_id: str, entry: TaskEntry) -> _Held:
+        held = _Held(entry_id, entry, [None] * len(entry.tasks), len(entry.tasks))
+        self.held[entry_id] = held
+        self.jobs_pending += len(entry.tasks)
+        self.avg_entry = 0.8 * self.avg_entry + 0.2 * len(entry.tasks)
+        self.drained.clear()
+        return held
+
     def _start(self, entries: list[tuple[str, Mapping[str, str]]]) -> None:
-        runnable: list[tuple[str, dict[str, Any], Job]] = []
+        jobs, owners = [], []
+        now = time.time()
         for entry_id, fields in entries:
-            if entry_id in self.inflight:
+            if entry_id in self.held:
                 continue
             try:
-                body = json.loads(fields[keys.FIELD])
-                job = Job.from_json(body["job"])
-                if not isinstance(body.get("task_id"), str) or not isinstance(body.get("reply_to"), str):
-                    raise ValueError("task_id and reply_to must be strings")
+                entry = TaskEntry.decode(fields)
             except (KeyError, ValueError, TypeError) as exc:
-                self._spawn(self._bury(entry_id, dict(fields), f"malformed task: {exc}"))
+                self._spawn(self._bury(entry_id, fields, f"malformed task entry: {exc}"))
                 continue
-            self.inflight.add(entry_id)
-            self.drained.clear()
-            if time.time() > float(body.get("deadline", float("inf"))):
-                verdict = Verdict.timeout("the request's deadline passed while the task waited in the queue")
-                self._finish(entry_id, body, verdict)
-            else:
-                runnable.append((entry_id, body, job))
-        if not runnable:
+            held = self._hold(entry_id, entry)
+            for i, (_, job) in enumerate(entry.tasks):
+                if now > entry.deadline:
+                    expired = Verdict.timeout("the request's deadline passed while it waited in the queue")
+                    self._verdict(held, i, expired)
+                else:
+                    jobs.append(job)
+                    owners.append((held, i))
+        if not jobs:
             return
         loop = asyncio.get_running_loop()
         started = time.monotonic()
-        futures = self.runner.submit([job for _, _, job in runnable])
         hist = self.metrics.latency.labels(self.verifier)
-        for (entry_id, body, _), fut in zip(runnable, futures, strict=True):
+        for (held, i), fut in zip(owners, self.runner.submit(jobs), strict=True):
 
-            def done(f: Any, entry_id: str = entry_id, body: dict[str, Any] = body) -> None:
+            def done(f: Any, held: _Held = held, i: int = i) -> None:
                 hist.observe(time.monotonic() - started)
-                loop.call_soon_threadsafe(self._finish, entry_id, body, f.result())
+                loop.call_soon_threadsafe(self._verdict, held, i, f.result())
 
             fut.add_done_callback(done)
 
     def _spawn(self, coro: Any) -> None:
         asyncio.ensure_future(coro).add_done_callback(_log_failure)
 
-    def _finish(self, entry_id: str, body: dict[str, Any], verdict: Verdict) -> None:
-        """Queue a verdict for delivery; one flusher at a time writes whatever has gathered."""
+    def _verdict(self, held: _Held, index: int, verdict: Verdict) -> None:
+        """Record one job's verdict; a finished entry is queued for delivery."""
         self.metrics.verdicts.labels(self.verifier, verdict.status.value).inc()
-        self.outbox.append((entry_id, body, verdict))
-        if not self.flushing:
-            self.flushing = True
-            self._spawn(self._flush())
+        held.verdicts[index] = verdict
+        held.remaining -= 1
+        self.jobs_pending -= 1
+        if self.prefetch - self.jobs_pending >= max(1, self.prefetch // 4):
+            self.space.set()
+        if held.remaining == 0:
+            self.outbox.append(held)
+            if not self.flushing:
+                self.flushing = True
+                self._spawn(self._flush())
 
     async def _flush(self) -> None:
+        """One flusher at a time writes whatever has finished meanwhile."""
         try:
             while self.outbox:
-                await asyncio.sleep(_LINGER_S)  # let verdicts that finish together travel together
+                await asyncio.sleep(_LINGER_S)  # let entries that finish together travel together
                 batch, self.outbox = self.outbox, []
                 await self._deliver(batch)
-                for entry_id, _, _ in batch:
-                    self.inflight.discard(entry_id)
-                self.answered += len(batch)
-                self.metrics.items.inc(len(batch))
-                self.space.set()
-                if not self.inflight:
+                for held in batch:
+                    self.held.pop(held.entry_id, None)
+                    self.answered += len(held.entry.tasks)
+                    self.metrics.items.inc(len(held.entry.tasks))
+                if not self.held:
                     self.drained.set()
         finally:
             self.flushing = False
 
-    async def _deliver(self, batch: list[tuple[str, dict[str, Any], Verdict]]) -> None:
-        """Write verdicts to their gateways' result streams, then ack and delete the tasks: one MULTI."""
-        by_gateway: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for _, body, verdict in batch:
-            by_gateway[body["reply_to"]].append({"task_id": body["task_id"], "verdict": verdict.to_json()})
-        ids = [entry_id for entry_id, _, _ in batch]
+    async def _deliver(self, batch: list[_Held]) -> None:
+        """Write verdicts to their gateways' result streams, then ack and delete the entries: one MULTI."""
+        by_gateway: dict[str, list[tuple[str, Verdict]]] = defaultdict(list)
+        for held in batch:
+            for (task_id, _), verdict in zip(held.entry.tasks, held.verdicts, strict=True):
+                assert verdict is not None
+                by_gateway[held.entry.reply_to].append((task_id, verdict))
+        ids = [held.entry_id for held in batch]
         for attempt in range(30):
             try:
                 async with self.redis.pipeline(transaction=True) as pipe:
                     for reply_to, results in by_gateway.items():
-                        payload = {"worker": self.consumer, "results": results}
-                        pipe.xadd(reply_to, {keys.FIELD: json.dumps(payload, separators=(",", ":"))})
+                        pipe.xadd(reply_to, encode_results(self.consumer, results))
                         pipe.expire(reply_to, keys.RESULT_TTL_S)
                     pipe.xack(self.stream, keys.GROUP, *ids)
                     pipe.xdel(self.stream, *ids)
                     pipe.hdel(self.attempts, *ids)
                     await pipe.execute()
                 return
-            except RedisError as exc:  # the tasks stay pending: if we give up, another worker reclaims them
-                log.warning("could not deliver %d verdicts (%s); retry %d", len(ids), exc, attempt + 1)
+            except RedisError as exc:  # the entries stay pending: if we give up, another worker reclaims them
+                log.warning("could not deliver %d entries (%s); retry %d", len(ids), exc, attempt + 1)
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
 
-    async def _bury(self, entry_id: str, fields: dict[str, str], reason: str) -> None:
-        """Move a task to the dead-letter stream and answer its item (if it can be read) with an error."""
-        log.error("dead-lettering task %s: %s", entry_id, reason)
+    async def _bury(self, entry_id: str, fields: Mapping[str, str], reason: str) -> None:
+        """Move an entry to the dead-letter stream and answer its items (if readable) with an error."""
+        log.error("dead-lettering %s: %s", entry_id, reason)
         dead: dict[Any, Any] = {**fields, "reason": reason, "entry_id": entry_id}
         await self.redis.xadd(self.dead, dead)
         try:
-            body = json.loads(fields[keys.FIELD])
-            if isinstance(body, dict) and isinstance(body.get("reply_to"), str) and "task_id" in body:
-                self.inflight.add(entry_id)
-                self.drained.clear()
-                self._finish(entry_id, body, Verdict.error(reason))
-                return
+            entry = TaskEntry.decode(fields)
         except (KeyError, ValueError, TypeError):
-            pass
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self.stream, keys.GROUP, entry_id)
-            pipe.xdel(self.stream, entry_id)
-            pipe.hdel(self.attempts, entry_id)
-            await pipe.execute()
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xack(self.stream, keys.GROUP, entry_id)
+                pipe.xdel(self.stream, entry_id)
+                pipe.hdel(self.attempts, entry_id)
+                await pipe.execute()
+            return
+        held = self._hold(entry_id, entry)
+        for i in range(len(entry.tasks)):
+            self._verdict(held, i, Verdict.error(reason))
 
     async def checks(self) -> dict[str, str]:
         try:

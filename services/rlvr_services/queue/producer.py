@@ -8,7 +8,6 @@ Verifiers that run inline (bounded, cheap: `format`) stay in the gateway unless
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -27,6 +26,7 @@ from ..runtime.jobs import Job
 from ..runtime.registry import Registry
 from ..runtime.verifier import Execution, Verdict
 from ..settings import GatewaySettings
+from .entries import TaskEntry, chunk_size, decode_results
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,14 @@ class QueueDispatcher:
         ]
         self.queued = [n for n in registry.names() if n not in self.local_names]
         self.redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
-        self.reader_redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        # the blocking XREAD must outlast its block time: redis-py's default socket timeout is 5 s
+        self.reader_redis: aioredis.Redis = aioredis.Redis.from_url(
+            settings.redis_url, decode_responses=True, socket_timeout=30
+        )
         self.local: LocalRunners | None = None
         self.reader: asyncio.Task[None] | None = None
         self.redis_ok = False
+        self.live_cache: dict[str, tuple[float, int]] = {}
 
     async def start(self) -> None:
         self.local = await asyncio.to_thread(LocalRunners, self.registry, self.settings, self.local_names)
@@ -78,7 +82,7 @@ class QueueDispatcher:
         last = "0-0"
         while True:
             try:
-                reply: Any = await self.reader_redis.xread({self.results_key: last}, count=1000, block=5000)
+                reply: Any = await self.reader_redis.xread({self.results_key: last}, count=1000, block=2000)
                 self.redis_ok = True
             except asyncio.CancelledError:
                 raise
@@ -101,13 +105,24 @@ class QueueDispatcher:
 
     def _deliver(self, fields: Mapping[str, str]) -> None:
         try:
-            results = json.loads(fields[keys.FIELD])["results"]
-            for result in results:
-                fut = self.pending.pop(str(result["task_id"]), None)
-                if fut is not None and not fut.done():  # a duplicate (at-least-once) finds nothing
-                    fut.set_result(Verdict.from_json(result["verdict"]))
+            results = decode_results(fields)
         except (KeyError, ValueError, TypeError) as exc:
             log.error("malformed result on %s: %s", self.results_key, exc)
+            return
+        for task_id, verdict in results:
+            fut = self.pending.pop(task_id, None)
+            if fut is not None and not fut.done():  # a duplicate (at-least-once) finds nothing
+                fut.set_result(verdict)
+
+    async def _live_workers(self, verifier: str) -> int:
+        """Live workers of a verifier, looked up at most once a second."""
+        now = time.time()
+        cached = self.live_cache.get(verifier)
+        if cached is not None and now - cached[0] < 1.0:
+            return cached[1]
+        live = int(await self.redis.zcount(keys.workers_key(self.prefix, verifier), now - keys.LIVE_WORKER_S, "+inf"))
+        self.live_cache[verifier] = (now, live)
+        return live
 
     async def admit(self, counts: Mapping[str, int]) -> None:
         for name, n in counts.items():
@@ -137,21 +152,18 @@ class QueueDispatcher:
         futures: list[asyncio.Future[Verdict]] = []
         hist = self.metrics.latency.labels(verifier)
         start = time.monotonic()
-        pipe = self.redis.pipeline(transaction=False)
-        for task_id, job in zip(task_ids, jobs, strict=True):
+        for task_id in task_ids:
             fut: asyncio.Future[Verdict] = loop.create_future()
             fut.add_done_callback(lambda _f: hist.observe(time.monotonic() - start))
             self.pending[task_id] = fut
             futures.append(fut)
-            body: dict[str, Any] = {
-                "task_id": task_id,
-                "reply_to": self.results_key,
-                "deadline": deadline,
-                "job": job.to_json(),
-            }
-            pipe.xadd(stream, {keys.FIELD: json.dumps(body, separators=(",", ":"))})
+        tasks = list(zip(task_ids, jobs, strict=True))
+        pipe = self.redis.pipeline(transaction=False)
         try:
             try:
+                size = chunk_size(len(jobs), await self._live_workers(verifier))
+                for i in range(0, len(tasks), size):
+                    pipe.xadd(stream, TaskEntry(self.results_key, deadline, tasks[i : i + size]).encode())
                 await pipe.execute()
             except RedisError as exc:
                 raise Unavailable(
