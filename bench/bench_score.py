@@ -31,6 +31,8 @@ from typing import Any
 import httpx
 import psutil
 
+from rlvr_client import RewardClient
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mathgen import Sample, make_samples
 
@@ -94,15 +96,8 @@ def one_by_one(url: str, items: list[dict[str, Any]], clients: int) -> list[floa
 
 
 def wait_ready(url: str) -> None:
-    with httpx.Client(base_url=url) as http:
-        for _ in range(1200):
-            try:
-                if http.get("/readyz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-    raise SystemExit(f"{url} never became ready")
+    with RewardClient(url) as client:
+        client.wait_ready(120)
 
 
 def verdicts_of(results: list[dict[str, Any]]) -> list[float | None]:

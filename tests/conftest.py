@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import redis
+
+from rlvr_client import RewardClient
 
 TESTS = Path(__file__).resolve().parent
 REDIS_URL = os.environ.get("RLVR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -61,13 +61,5 @@ def gateway_url() -> Iterator[str]:
 
 
 def wait_ready(url: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    with httpx.Client(base_url=url) as http:
-        while time.monotonic() < deadline:
-            try:
-                if http.get("/readyz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-    raise AssertionError(f"{url} did not become ready within {timeout_s}s")
+    with RewardClient(url) as client:
+        client.wait_ready(timeout_s)

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from .errors import RLVRError, TransportError, Unavailable, error_from_body
+from .errors import NotReady, RLVRError, TransportError, Unavailable, error_from_body
 from .models import ItemResult, RewardSpec, ScoreItem, ScoreRequest, ScoreResponse, VerifierInfo, VerifiersResponse
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -153,6 +153,14 @@ class RewardClient:
             return self._http.get("/readyz").status_code == 200
         except httpx.TransportError:
             return False
+
+    def wait_ready(self, timeout_s: float = 120.0) -> None:
+        """Block until GET /readyz answers 200; raise `NotReady` after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while not self.ready():
+            if time.monotonic() > deadline:
+                raise NotReady(f"{self.url} did not become ready within {timeout_s:g}s")
+            time.sleep(0.05)
 
 
 class AsyncRewardClient:

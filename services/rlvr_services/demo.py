@@ -47,8 +47,7 @@ def run_demo(settings: GatewaySettings | None = None) -> str:
     app = create_app(settings)
     started = time.monotonic()
     with serve_in_thread(app) as url, RewardClient(url) as client:
-        while not client.ready():
-            time.sleep(0.1)
+        client.wait_ready()
         ready_s = time.monotonic() - started
         t0 = time.monotonic()
         results = client.score(items)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from rlvr_client.errors import PayloadTooLarge
+from rlvr_client.errors import NotReady, PayloadTooLarge
 from rlvr_client.models import Verdict as WireVerdict
 from rlvr_client.models import VerifyRequest, VerifyResponse
 
@@ -22,8 +24,17 @@ from .runtime.registry import load_plugins, validate_params
 from .runtime.runners import make_runner
 from .settings import WorkerSettings
 
+if TYPE_CHECKING:
+    from .queue.consumer import StreamConsumer
+
 MAX_VERIFY_ITEMS = 16_384
 MAX_TEXT_CHARS = 1_000_000
+
+
+@dataclass
+class _WorkerState:
+    runner: Runner | None = None
+    consumer: StreamConsumer | None = None
 
 
 def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
@@ -31,31 +42,24 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
     registry = load_plugins(settings.plugins)
     cls = registry.get_class(settings.verifier)  # unknown name: fail at start, listing the known ones
     metrics = Metrics()
-    state: dict[str, object] = {}
-
-    def runner() -> Runner:
-        r = state.get("runner")
-        assert r is not None, "worker not started"
-        return r  # type: ignore[return-value]
+    state = _WorkerState()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state["runner"] = await asyncio.to_thread(make_runner, settings.verifier, settings)
-        consumer = None
+        runner = state.runner = await asyncio.to_thread(make_runner, settings.verifier, settings)
         # take no task from the queue before the verifier processes can run it
-        await asyncio.to_thread(runner().wait_ready, 120.0)
+        await asyncio.to_thread(runner.wait_ready, 120.0)
         if settings.redis_url:
             from .queue.consumer import StreamConsumer
 
-            consumer = StreamConsumer(runner(), settings, metrics)
-            state["consumer"] = consumer
-            await consumer.start()
+            state.consumer = StreamConsumer(runner, settings, metrics)
+            await state.consumer.start()
         try:
             yield
         finally:
-            if consumer is not None:
-                await consumer.close()
-            await asyncio.to_thread(runner().close)
+            if state.consumer is not None:
+                await state.consumer.close()
+            await asyncio.to_thread(runner.close)
 
     app = FastAPI(
         title=f"rlvr-stack worker ({settings.verifier})",
@@ -66,20 +70,17 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
     app.state.settings = settings
 
     async def checks() -> dict[str, str]:
-        r = state.get("runner")
-        out = {f"verifier:{settings.verifier}": "ok" if r is not None and runner().ready() else "starting"}
-        consumer = state.get("consumer")
-        if consumer is not None:
-            out.update(await consumer.checks())  # type: ignore[attr-defined]
+        runner_ok = state.runner is not None and state.runner.ready()
+        out = {f"verifier:{settings.verifier}": "ok" if runner_ok else "starting"}
+        if state.consumer is not None:
+            out.update(await state.consumer.checks())
         return out
 
     async def refresh() -> None:
-        r = state.get("runner")
-        if r is not None:
-            metrics.restarts.labels(settings.verifier).set(getattr(r, "restarts", 0))
-        consumer = state.get("consumer")
-        if consumer is not None:
-            await consumer.update_metrics()  # type: ignore[attr-defined]
+        if state.runner is not None:
+            metrics.restarts.labels(settings.verifier).set(getattr(state.runner, "restarts", 0))
+        if state.consumer is not None:
+            await state.consumer.update_metrics()
 
     install_error_handlers(app)
     install_request_metrics(app, metrics)
@@ -107,7 +108,9 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
             params = validate_params(cls, item.params, f"items[{i}]")
             timeout = item_timeout(cls, params, settings.max_item_timeout_s)
             jobs.append(Job(item.id, item.completion, params.model_dump(mode="json"), timeout, item.prompt))
-        verdicts = await run_on(runner(), jobs, metrics)
+        if state.runner is None:
+            raise NotReady("the worker is still starting")
+        verdicts = await run_on(state.runner, jobs, metrics)
         metrics.items.inc(len(jobs))
         for v in verdicts:
             metrics.verdicts.labels(settings.verifier, v.status.value).inc()

@@ -65,7 +65,6 @@ class QueueDispatcher:
         )
         self.local: LocalRunners | None = None
         self.reader: asyncio.Task[None] | None = None
-        self.redis_ok = False
         self.live_cache: dict[str, tuple[float, int]] = {}
 
     async def start(self) -> None:
@@ -73,7 +72,6 @@ class QueueDispatcher:
         try:
             for name in self.queued:
                 await ensure_group(self.redis, keys.task_stream(self.prefix, name))
-            self.redis_ok = True
         except RedisError as exc:
             log.warning("Redis at %s does not answer yet: %s", self.settings.redis_url, exc)
         self.reader = asyncio.create_task(self._read_results(), name="rlvr-results-reader")
@@ -83,11 +81,7 @@ class QueueDispatcher:
         while True:
             try:
                 reply: Any = await self.reader_redis.xread({self.results_key: last}, count=1000, block=2000)
-                self.redis_ok = True
-            except asyncio.CancelledError:
-                raise
             except RedisError as exc:
-                self.redis_ok = False
                 log.warning("reading results from Redis failed (%s); retrying in 1s", exc)
                 await asyncio.sleep(1.0)
                 continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -77,6 +77,3 @@ def validate_params(cls: type[Verifier], params: dict[str, Any], where: str) -> 
             loc = ".".join(str(p) for p in err["loc"])
             problems.append(f"{where}.params{'.' + loc if loc else ''}: {err['msg']}")
         raise InvalidRequest("; ".join(problems), details={"field": where, "verifier": cls.name}) from None
-
-
-ParamsFactory = Callable[[dict[str, Any]], BaseModel]
