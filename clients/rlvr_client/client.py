@@ -8,6 +8,7 @@ exception class from :mod:`rlvr_client.errors`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from collections.abc import Iterable, Sequence
@@ -74,18 +75,15 @@ def _raise_for(response: httpx.Response) -> None:
     raise err
 
 
-def _retryable(exc: Exception) -> tuple[bool, float | None]:
-    if isinstance(exc, Unavailable):
-        return True, exc.retry_after
-    if isinstance(exc, (httpx.TransportError,)):
-        return True, None
-    return False, None
-
-
-def _give_up(exc: Exception, url: str) -> RLVRError:
+def _backoff(policy: RetryPolicy, attempt: int, exc: Exception, url: str) -> float:
+    """Seconds to wait before retrying after ``exc``; raises when it is not retryable or tries are spent."""
+    retry_after = exc.retry_after if isinstance(exc, Unavailable) else None
+    retryable = isinstance(exc, (Unavailable, httpx.TransportError))
+    if retryable and attempt < policy.attempts - 1:
+        return policy.delay(attempt, retry_after)
     if isinstance(exc, RLVRError):
-        return exc
-    return TransportError(f"could not reach rlvr-stack at {url}: {type(exc).__name__}: {exc}")
+        raise exc
+    raise TransportError(f"could not reach rlvr-stack at {url}: {type(exc).__name__}: {exc}") from exc
 
 
 class RewardClient:
@@ -115,20 +113,13 @@ class RewardClient:
         self._http.close()
 
     def _call(self, method: str, path: str, json: Any = None) -> Any:
-        last: Exception | None = None
-        for attempt in range(self.retry.attempts):
+        for attempt in itertools.count():
             try:
                 response = self._http.request(method, path, json=json)
                 _raise_for(response)
                 return response.json()
             except (RLVRError, httpx.TransportError) as exc:
-                retry, after = _retryable(exc)
-                last = exc
-                if not retry or attempt == self.retry.attempts - 1:
-                    break
-                time.sleep(self.retry.delay(attempt, after))
-        assert last is not None
-        raise _give_up(last, self.url) from last
+                time.sleep(_backoff(self.retry, attempt, exc, self.url))
 
     def score(
         self,
@@ -200,20 +191,13 @@ class AsyncRewardClient:
         """Nothing to release: connections live only for the duration of a call."""
 
     async def _call(self, http: httpx.AsyncClient, method: str, path: str, json: Any = None) -> Any:
-        last: Exception | None = None
-        for attempt in range(self.retry.attempts):
+        for attempt in itertools.count():
             try:
                 response = await http.request(method, path, json=json)
                 _raise_for(response)
                 return response.json()
             except (RLVRError, httpx.TransportError) as exc:
-                retry, after = _retryable(exc)
-                last = exc
-                if not retry or attempt == self.retry.attempts - 1:
-                    break
-                await asyncio.sleep(self.retry.delay(attempt, after))
-        assert last is not None
-        raise _give_up(last, self.url) from last
+                await asyncio.sleep(_backoff(self.retry, attempt, exc, self.url))
 
     async def score(
         self,

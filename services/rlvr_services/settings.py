@@ -27,6 +27,10 @@ class CommonSettings(BaseSettings):
     worker_memory_mb: int = Field(default=4096, ge=0, description="Address-space cap of a verifier process (0: none).")
     max_item_timeout_s: float = Field(default=120.0, gt=0, description="Upper bound on any item's deadline.")
     log_level: str = Field(default="info")
+    max_items_per_request: int = Field(default=16_384, ge=1, description="More items get a 413.")
+    max_completion_chars: int = Field(default=1_000_000, ge=1, description="Longer completions get a 413.")
+    max_prompt_chars: int = Field(default=1_000_000, ge=1, description="Longer prompts get a 413.")
+    max_request_bytes: int = Field(default=256 * 1024 * 1024, ge=1, description="Larger bodies get a 413.")
 
     @field_validator("plugins", mode="before")
     @classmethod
@@ -39,11 +43,7 @@ class CommonSettings(BaseSettings):
 class GatewaySettings(CommonSettings):
     """The gateway: `rlvr serve`."""
 
-    max_items_per_request: int = Field(default=16_384, ge=1)
     max_rewards_per_item: int = Field(default=32, ge=1)
-    max_completion_chars: int = Field(default=1_000_000, ge=1, description="Longer completions get a 413.")
-    max_prompt_chars: int = Field(default=1_000_000, ge=1, description="Longer prompts get a 413.")
-    max_request_bytes: int = Field(default=256 * 1024 * 1024, ge=1, description="Larger bodies get a 413.")
     request_timeout_s: float = Field(
         default=900.0, gt=0, description="Items not answered by then are `timeout` (queue mode)."
     )

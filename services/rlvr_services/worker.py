@@ -11,29 +11,26 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from rlvr_client.errors import NotReady, PayloadTooLarge
+from rlvr_client.errors import NotReady
 from rlvr_client.models import Verdict as WireVerdict
 from rlvr_client.models import VerifyRequest, VerifyResponse
 
 from . import __version__
-from .gateway.dispatch import run_on
+from .gateway.dispatch import LocalRunners, run_on
 from .http import ERROR_RESPONSES, BodyLimit, install_error_handlers, install_health, install_request_metrics
+from .limits import check_count, check_item
 from .metrics import Metrics
-from .runtime.jobs import Job, Runner, item_timeout
+from .runtime.jobs import Job, item_timeout
 from .runtime.registry import load_plugins, validate_params
-from .runtime.runners import make_runner
 from .settings import WorkerSettings
 
 if TYPE_CHECKING:
     from .queue.consumer import StreamConsumer
 
-MAX_VERIFY_ITEMS = 16_384
-MAX_TEXT_CHARS = 1_000_000
-
 
 @dataclass
 class _WorkerState:
-    runner: Runner | None = None
+    local: LocalRunners | None = None
     consumer: StreamConsumer | None = None
 
 
@@ -46,7 +43,8 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        runner = state.runner = await asyncio.to_thread(make_runner, settings.verifier, settings)
+        state.local = await asyncio.to_thread(LocalRunners, settings, [settings.verifier])
+        runner = state.local.get(settings.verifier)
         # take no task from the queue before the verifier processes can run it
         await asyncio.to_thread(runner.wait_ready, 120.0)
         if settings.redis_url:
@@ -59,7 +57,7 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
         finally:
             if state.consumer is not None:
                 await state.consumer.close()
-            await asyncio.to_thread(runner.close)
+            await asyncio.to_thread(state.local.close)
 
     app = FastAPI(
         title=f"rlvr-stack worker ({settings.verifier})",
@@ -70,15 +68,14 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
     app.state.settings = settings
 
     async def checks() -> dict[str, str]:
-        runner_ok = state.runner is not None and state.runner.ready()
-        out = {f"verifier:{settings.verifier}": "ok" if runner_ok else "starting"}
+        out = state.local.checks() if state.local else {f"verifier:{settings.verifier}": "starting"}
         if state.consumer is not None:
             out.update(await state.consumer.checks())
         return out
 
     async def refresh() -> None:
-        if state.runner is not None:
-            metrics.restarts.labels(settings.verifier).set(getattr(state.runner, "restarts", 0))
+        if state.local is not None:
+            state.local.update_metrics(metrics)
         if state.consumer is not None:
             await state.consumer.update_metrics()
 
@@ -94,23 +91,16 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
         summary=f"Run the {settings.verifier} verifier on items.",
     )
     async def verify(request: VerifyRequest) -> VerifyResponse:
-        if len(request.items) > MAX_VERIFY_ITEMS:
-            raise PayloadTooLarge(f"items has {len(request.items):,} entries; the limit is {MAX_VERIFY_ITEMS:,}")
+        check_count("items", len(request.items), settings.max_items_per_request, "RLVR_MAX_ITEMS_PER_REQUEST")
         jobs = []
         for i, item in enumerate(request.items):
-            for field in ("completion", "prompt"):
-                size = len(getattr(item, field))
-                if size > MAX_TEXT_CHARS:
-                    raise PayloadTooLarge(
-                        f"items[{i}].{field} is {size:,} characters; the limit is {MAX_TEXT_CHARS:,}",
-                        details={"field": f"items[{i}].{field}"},
-                    )
+            check_item(i, item.completion, item.prompt, settings)
             params = validate_params(cls, item.params, f"items[{i}]")
             timeout = item_timeout(cls, params, settings.max_item_timeout_s)
             jobs.append(Job(item.id, item.completion, params.model_dump(mode="json"), timeout, item.prompt))
-        if state.runner is None:
+        if state.local is None:
             raise NotReady("the worker is still starting")
-        verdicts = await run_on(state.runner, jobs, metrics)
+        verdicts = await run_on(state.local.get(settings.verifier), jobs, metrics)
         metrics.items.inc(len(jobs))
         for v in verdicts:
             metrics.verdicts.labels(settings.verifier, v.status.value).inc()
@@ -122,5 +112,5 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
             ],
         )
 
-    app.add_middleware(BodyLimit, limit=64 * 1024 * 1024)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app

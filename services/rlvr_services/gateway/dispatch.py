@@ -17,7 +17,7 @@ from ..runtime.jobs import Job, Runner
 from ..runtime.registry import Registry
 from ..runtime.runners import make_runner
 from ..runtime.verifier import Verdict
-from ..settings import GatewaySettings
+from ..settings import CommonSettings, GatewaySettings
 
 
 class Dispatcher(Protocol):
@@ -53,14 +53,10 @@ async def run_on(runner: Runner, jobs: list[Job], metrics: Metrics) -> list[Verd
 
 
 class LocalRunners:
-    """The runners of the verifiers this process runs itself, built on first use."""
+    """The runners of the verifiers this process runs itself."""
 
-    def __init__(self, registry: Registry, settings: GatewaySettings, names: list[str]) -> None:
-        self.registry = registry
-        self.settings = settings
-        self.runners: dict[str, Runner] = {}
-        for name in names:
-            self.runners[name] = make_runner(name, settings, inline_threads=settings.inline_threads)
+    def __init__(self, settings: CommonSettings, names: list[str], *, inline_threads: int = 2) -> None:
+        self.runners = {name: make_runner(name, settings, inline_threads=inline_threads) for name in names}
 
     def get(self, name: str) -> Runner:
         return self.runners[name]
@@ -70,7 +66,7 @@ class LocalRunners:
 
     def update_metrics(self, metrics: Metrics) -> None:
         for name, runner in self.runners.items():
-            metrics.restarts.labels(name).set(getattr(runner, "restarts", 0))
+            metrics.restarts.labels(name).set(runner.restarts)
 
     def close(self) -> None:
         for runner in self.runners.values():
@@ -87,7 +83,9 @@ class EmbeddedDispatcher:
         self.local: LocalRunners | None = None
 
     async def start(self) -> None:
-        self.local = await asyncio.to_thread(LocalRunners, self.registry, self.settings, self.registry.names())
+        self.local = await asyncio.to_thread(
+            LocalRunners, self.settings, self.registry.names(), inline_threads=self.settings.inline_threads
+        )
 
     async def admit(self, counts: Mapping[str, int]) -> None:
         return None

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
-from rlvr_client.errors import PayloadTooLarge
 from rlvr_client.models import Component, ItemResult, RewardSpec, ScoreRequest, ScoreResponse, Status
 
+from ..limits import check_count, check_item
 from ..metrics import Metrics
 from ..runtime.jobs import Job, item_timeout
 from ..runtime.registry import Registry, validate_params
@@ -23,20 +23,20 @@ from .dispatch import Dispatcher
 
 
 @dataclass(frozen=True)
-class _Slot:
-    """Where one verdict goes: item index, component index, weight."""
+class _Prepared:
+    """A reward spec with its params validated: what every item that uses it needs."""
 
-    item: int
-    component: int
     name: str
     weight: float
+    params: dict[str, Any]
+    timeout_s: float
 
 
-def _too_large(field: str, size: int, limit: int, setting: str) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"{field} is {size:,} characters; the limit is {limit:,} (set {setting} to change it)",
-        details={"field": field, "size": size, "limit": limit},
-    )
+@dataclass(frozen=True)
+class _Plan:
+    jobs: dict[str, list[Job]]  # per verifier, in dispatch order
+    slots: dict[str, list[tuple[int, int, float]]]  # per verifier: (item, component, weight) of each job
+    sizes: list[int]  # components per item
 
 
 class Scorer:
@@ -46,79 +46,57 @@ class Scorer:
         self.settings = settings
         self.metrics = metrics
 
-    def _check_limits(self, request: ScoreRequest) -> None:
-        s = self.settings
-        if len(request.items) > s.max_items_per_request:
-            raise PayloadTooLarge(
-                f"items has {len(request.items):,} entries; the limit is {s.max_items_per_request:,} per request "
-                "(send several requests, or set RLVR_MAX_ITEMS_PER_REQUEST)",
-                details={"field": "items", "size": len(request.items), "limit": s.max_items_per_request},
-            )
-        for i, item in enumerate(request.items):
-            if len(item.completion) > s.max_completion_chars:
-                raise _too_large(
-                    f"items[{i}].completion", len(item.completion), s.max_completion_chars, "RLVR_MAX_COMPLETION_CHARS"
-                )
-            if len(item.prompt) > s.max_prompt_chars:
-                raise _too_large(f"items[{i}].prompt", len(item.prompt), s.max_prompt_chars, "RLVR_MAX_PROMPT_CHARS")
-            if item.rewards is not None and len(item.rewards) > s.max_rewards_per_item:
-                raise PayloadTooLarge(
-                    f"items[{i}].rewards has {len(item.rewards)} specs; the limit is {s.max_rewards_per_item}",
-                    details={"field": f"items[{i}].rewards"},
-                )
+    def _prepare(self, spec: RewardSpec, where: str) -> _Prepared:
+        cls = self.registry.get_class(spec.name)
+        params = validate_params(cls, spec.params, where)
+        timeout = item_timeout(cls, params, self.settings.max_item_timeout_s)
+        return _Prepared(spec.name, spec.weight, params.model_dump(mode="json"), timeout)
 
-    def plan(self, request: ScoreRequest) -> tuple[dict[str, list[Job]], dict[str, list[_Slot]]]:
-        """Validate everything up front (a bad request is refused whole) and build the jobs."""
-        self._check_limits(request)
+    def plan(self, request: ScoreRequest) -> _Plan:
+        """Validate everything up front (a bad request is refused whole) and build the jobs.
+
+        The request's default specs are validated once, not once per item that uses them."""
+        s = self.settings
+        check_count("items", len(request.items), s.max_items_per_request, "RLVR_MAX_ITEMS_PER_REQUEST")
+        defaults = [self._prepare(spec, f"rewards[{j}]") for j, spec in enumerate(request.rewards or [])]
         batch = uuid.uuid4().hex[:12]
-        jobs: dict[str, list[Job]] = defaultdict(list)
-        slots: dict[str, list[_Slot]] = defaultdict(list)
+        plan = _Plan({}, {}, [])
         for i, item in enumerate(request.items):
-            specs: Sequence[RewardSpec]
+            check_item(i, item.completion, item.prompt, s)
+            prepared = defaults
             if item.rewards:
-                specs, where = item.rewards, f"items[{i}].rewards"
-            else:
-                specs, where = request.rewards or [], "rewards"
-            for j, spec in enumerate(specs):
-                cls = self.registry.get_class(spec.name)
-                params = validate_params(cls, spec.params, f"{where}[{j}]")
-                timeout = item_timeout(cls, params, self.settings.max_item_timeout_s)
-                jobs[spec.name].append(
-                    Job(
-                        id=f"{batch}:{i}:{j}",
-                        completion=item.completion,
-                        params=params.model_dump(mode="json"),
-                        timeout_s=timeout,
-                        prompt=item.prompt,
-                    )
-                )
-                slots[spec.name].append(_Slot(i, j, spec.name, spec.weight))
-        return jobs, slots
+                where = f"items[{i}].rewards"
+                check_count(where, len(item.rewards), s.max_rewards_per_item, "RLVR_MAX_REWARDS_PER_ITEM")
+                prepared = [self._prepare(spec, f"{where}[{j}]") for j, spec in enumerate(item.rewards)]
+            plan.sizes.append(len(prepared))
+            for j, p in enumerate(prepared):
+                job = Job(f"{batch}:{i}:{j}", item.completion, p.params, p.timeout_s, item.prompt)
+                plan.jobs.setdefault(p.name, []).append(job)
+                plan.slots.setdefault(p.name, []).append((i, j, p.weight))
+        return plan
 
     async def score(self, request: ScoreRequest) -> ScoreResponse:
-        jobs, slots = self.plan(request)
-        await self.dispatcher.admit({name: len(js) for name, js in jobs.items()})
-        names = list(jobs)
-        verdict_lists = await asyncio.gather(*(self.dispatcher.dispatch(n, jobs[n]) for n in names))
-        components: list[dict[int, Component]] = [{} for _ in request.items]
-        weights: list[dict[int, float]] = [{} for _ in request.items]
-        tally: Counter[tuple[str, str]] = Counter()
+        plan = self.plan(request)
+        await self.dispatcher.admit({name: len(js) for name, js in plan.jobs.items()})
+        names = list(plan.jobs)
+        verdict_lists = await asyncio.gather(*(self.dispatcher.dispatch(n, plan.jobs[n]) for n in names))
+        components: list[list[Component | None]] = [[None] * n for n in plan.sizes]
+        rewards: list[float | None] = [None] * len(request.items)
         for name, verdicts in zip(names, verdict_lists, strict=True):
-            for slot, verdict in zip(slots[name], verdicts, strict=True):
-                components[slot.item][slot.component] = _component(name, verdict)
-                weights[slot.item][slot.component] = slot.weight
-                tally[(name, verdict.status.value)] += 1
-        for (name, status), n in tally.items():
-            self.metrics.verdicts.labels(name, status).inc(n)
+            tally = Counter(v.status.value for v in verdicts)
+            for status, n in tally.items():
+                self.metrics.verdicts.labels(name, status).inc(n)
+            for (i, j, weight), verdict in zip(plan.slots[name], verdicts, strict=True):
+                components[i][j] = _component(name, verdict)
+                if verdict.score is not None:  # only ok verdicts carry a score
+                    rewards[i] = (rewards[i] or 0.0) + weight * verdict.score
         self.metrics.items.inc(len(request.items))
-        results = []
-        for i, item in enumerate(request.items):
-            comps = [components[i][k] for k in sorted(components[i])]
-            scored = [(weights[i][k], components[i][k].score) for k in sorted(components[i])]
-            values = [w * s for w, s in scored if s is not None]
-            reward = float(sum(values)) if values else None
-            results.append(ItemResult(id=item.id, reward=reward, components=comps))
-        return ScoreResponse(results=results)
+        return ScoreResponse(
+            results=[
+                ItemResult(id=item.id, reward=reward, components=[c for c in comps if c is not None])
+                for item, reward, comps in zip(request.items, rewards, components, strict=True)
+            ]
+        )
 
 
 def _component(name: str, verdict: Verdict) -> Component:

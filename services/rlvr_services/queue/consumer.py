@@ -97,8 +97,6 @@ class StreamConsumer:
         while True:
             try:
                 await loop_fn()
-            except asyncio.CancelledError:
-                raise
             except RedisError as exc:
                 log.warning("%s: Redis error (%s); retrying in 1s", loop_fn.__name__, exc)
                 await asyncio.sleep(1.0)

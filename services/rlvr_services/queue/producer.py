@@ -68,7 +68,9 @@ class QueueDispatcher:
         self.live_cache: dict[str, tuple[float, int]] = {}
 
     async def start(self) -> None:
-        self.local = await asyncio.to_thread(LocalRunners, self.registry, self.settings, self.local_names)
+        self.local = await asyncio.to_thread(
+            LocalRunners, self.settings, self.local_names, inline_threads=self.settings.inline_threads
+        )
         try:
             for name in self.queued:
                 await ensure_group(self.redis, keys.task_stream(self.prefix, name))
@@ -188,9 +190,8 @@ class QueueDispatcher:
         except RedisError as exc:
             out["redis"] = f"error: {exc}"
             return out
-        now = time.time()
         for name in self.queued:
-            live = await self.redis.zcount(keys.workers_key(self.prefix, name), now - keys.LIVE_WORKER_S, "+inf")
+            live = await self._live_workers(name)
             out[f"workers:{name}"] = f"ok ({live} live)" if live else "ok (no live worker yet; tasks wait in the queue)"
         return out
 

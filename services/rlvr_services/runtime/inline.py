@@ -14,6 +14,7 @@ class InlineRunner:
 
     def __init__(self, name: str, *, threads: int = 2) -> None:
         self.name = name
+        self.restarts = 0
         self.verifier = REGISTRY.instance(name)
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix=f"{name}-inline")
 

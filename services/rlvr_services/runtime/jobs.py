@@ -79,6 +79,7 @@ class Runner(Protocol):
     """Executes jobs for one verifier; every future it returns resolves (never hangs)."""
 
     name: str
+    restarts: int  # processes killed and replaced so far
 
     def submit(self, jobs: list[Job]) -> list[Future[Verdict]]: ...
 
