@@ -13,10 +13,13 @@ THINK_CLOSE = "</think>"
 ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"
 BOXED = "\\boxed"
+BOX_COMMANDS = (BOXED, "\\fbox")
 GSM8K_MARK = "####"
 
 # an escaped character (\{, \}, \\) or a brace: escapes never open or close a group
 _BRACE_TOKENS = re.compile(r"\\.|[{}]", re.DOTALL)
+# what may stand between two boxes that state one answer together: "$, $", " and ", "\\text{ or }"
+_BOX_SEPARATOR = re.compile(r"(?:[ \t$,;]|\\quad|\\qquad|\\,|\\text\{\s*(?:and|or|,)\s*\}|\band\b|\bor\b){0,40}")
 
 
 def after_think(text: str) -> str | None:
@@ -44,24 +47,71 @@ def answer_tag(text: str) -> str | None:
     return text[start:end]
 
 
-def last_boxed(text: str) -> str | None:
-    """The argument of the last ``\\boxed{…}``, braces balanced; None if absent or not closed."""
-    pos = text.rfind(BOXED)
-    if pos < 0:
-        return None
-    rest = text[pos + len(BOXED) :].lstrip()
-    if not rest.startswith("{"):
+def _last_box_command(text: str, end: int) -> tuple[int, int]:
+    """Start and length of the last ``\\boxed``/``\\fbox`` before ``end``; (-1, 0) if none."""
+    best, size = -1, 0
+    for command in BOX_COMMANDS:
+        pos = text.rfind(command, 0, end)
+        if pos > best:
+            best, size = pos, len(command)
+    return best, size
+
+
+def has_box(text: str) -> bool:
+    return any(command in text for command in BOX_COMMANDS)
+
+
+def _box_argument(text: str, start: int) -> tuple[str, int] | None:
+    """The braced argument of the box command whose name ends at ``start``, and where it ends."""
+    brace = start
+    while brace < len(text) and text[brace] in " \t\n":
+        brace += 1
+    if brace >= len(text) or text[brace] != "{":
         return None  # "\boxed 5" and a trailing "\boxed" have no braced argument
     depth = 0
-    for token in _BRACE_TOKENS.finditer(rest):
-        brace = token.group()
-        if brace == "{":
+    for token in _BRACE_TOKENS.finditer(text, brace):
+        if token.group() == "{":
             depth += 1
-        elif brace == "}":
+        elif token.group() == "}":
             depth -= 1
             if depth == 0:
-                return rest[1 : token.start()]
+                return text[brace + 1 : token.start()], token.end()
     return None
+
+
+def last_boxed(text: str) -> str | None:
+    """The argument of the last ``\\boxed{…}`` (or ``\\fbox{…}``), braces balanced; None if absent or not closed."""
+    pos, size = _last_box_command(text, len(text))
+    if pos < 0:
+        return None
+    found = _box_argument(text, pos + size)
+    return None if found is None else found[0]
+
+
+def final_boxes(text: str, limit: int = 8) -> list[str] | None:
+    """The last box's argument, preceded by those of the boxes just before it on the same line.
+
+    "$\\boxed{2}$ and $\\boxed{3}$" gives ["2", "3"]: a model that boxes several values states them
+    all, and checking only the last would reward hedging. None when the last box is not closed.
+    """
+    pos, size = _last_box_command(text, len(text))
+    if pos < 0:
+        return None
+    found = _box_argument(text, pos + size)
+    if found is None:
+        return None
+    boxes = [found[0]]
+    while len(boxes) < limit:
+        prev, prev_size = _last_box_command(text, pos)
+        if prev < 0:
+            break
+        arg = _box_argument(text, prev + prev_size)
+        if arg is None or arg[1] > pos or not _BOX_SEPARATOR.fullmatch(text, arg[1], pos):
+            break
+        boxes.append(arg[0])
+        pos = prev
+    boxes.reverse()
+    return boxes
 
 
 def gsm8k_answer(text: str) -> str | None:
@@ -83,3 +133,63 @@ def strip_math_delimiters(text: str) -> str:
             if left not in inner and right not in inner:  # "$a$ and $b$" is not one delimited formula
                 return inner.strip()
     return s
+
+
+# "the answer is", "Final Answer:", "the result is": what follows is the final answer
+_ANSWER_PHRASE = re.compile(
+    r"(?:\bfinal\s+answer\b(?:\s*(?:is|:|=))?|\b(?:answer|result)\b\s*(?:is|:|=|would\s+be|will\s+be|should\s+be))"
+    r"[\s:*]*",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
+_INLINE_FORMULA = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_MARKUP_TAG = re.compile(r"</?[A-Za-z_]{1,20}>")
+_MATHY = re.compile(r"[\d\\]")
+_NUMBER = re.compile(r"(?<![\d.,])-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
+MAX_LINE_CHARS = 300
+
+
+def answer_line(text: str) -> str | None:
+    """The final answer stated in prose: after the last "the answer is"/"Answer:", else on the last line
+    with a number or formula (its last formula, else what follows its last "=" or " is ").
+
+    ``text`` should already be bounded (the verifier passes the last few thousand characters).
+    """
+    phrase = None
+    for phrase in _ANSWER_PHRASE.finditer(text):  # noqa: B007 - the last match is wanted
+        pass
+    if phrase is not None:
+        rest = text[phrase.end() :].lstrip(" \t*")
+        if rest.startswith("\n"):
+            rest = rest.strip()
+        return _first_sentence(rest) or None
+    for line in reversed(text.splitlines()):
+        if not _MATHY.search(line):
+            continue
+        formulas = [next(g for g in m.groups() if g is not None) for m in _INLINE_FORMULA.finditer(line)]
+        if formulas:
+            return formulas[-1].strip()
+        cut = max(line.rfind("="), line.rfind(" is "))
+        if cut >= 0:
+            line = line[cut + (1 if line[cut] == "=" else 4) :]
+        return _first_sentence(line) or None
+    return None
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first sentence end; the single formula in it when there is exactly one."""
+    text = _MARKUP_TAG.sub(" ", text).strip()
+    end = _SENTENCE_END.search(text)
+    sentence = (text if end is None else text[: end.start()])[:MAX_LINE_CHARS].strip(" \t*")
+    formulas = [m for m in _INLINE_FORMULA.finditer(sentence)]
+    if len(formulas) == 1:
+        return next(g for g in formulas[0].groups() if g is not None).strip()
+    return sentence
+
+
+def last_number(text: str) -> str | None:
+    """The last number in ``text`` ("1,234", "-0.5", "3/4"), or None."""
+    found = None
+    for found in _NUMBER.finditer(text):  # noqa: B007 - the last match is wanted
+        pass
+    return None if found is None else found.group()

@@ -1,13 +1,22 @@
-"""The ``math`` verifier: the completion's final answer against a gold answer, with Math-Verify.
+"""The ``math`` verifier: the completion's final answer against a gold answer.
 
 Where the answer is taken from, in order: the text after the last ``</think>`` (a think section
-mentions many other numbers), inside it the last ``<answer>…</answer>``, then the last balanced
-``\\boxed{…}``, then (``fallback``) Math-Verify's own search of the final few thousand characters.
+mentions many other numbers); inside it the last ``<answer>…</answer>`` (``answer_tags``); then
+the last balanced ``\\boxed{…}`` together with boxes just before it on the same line; then the
+``fallback``: the final answer statement ("the answer is …", else the last line with a formula),
+or the last number.
+
+How it is compared, cheapest first: a normalized string match; exact arithmetic on numbers and
+simple closed forms (:mod:`.numeric`, no sympy); letters of multiple-choice answers and plain-text
+answers as normalized text; and only then Math-Verify's sympy comparison. Gold parses and
+Math-Verify verdicts are cached per process, so a group of completions that share a gold and an
+answer costs one sympy comparison.
 
 Math-Verify bounds its work with ``signal.alarm``, which fails in threads and turns a timeout into
 a silent ``False`` (a 0.0 that is really an infrastructure failure). So its timeouts are switched
 off here: this verifier runs in worker processes that the runtime kills at the item's deadline,
-and the item then gets a ``timeout`` verdict instead of a score.
+and the item then gets a ``timeout`` verdict. Before sympy sees an answer, caps on its size,
+nesting, exponents and factorials turn the inputs that would hang it into a 0.0 with the reason.
 """
 
 from __future__ import annotations
@@ -17,18 +26,25 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, ClassVar, Literal
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sympy import I, Interval, N, Tuple
 
 from ..runtime.registry import register
 from ..runtime.verifier import Execution, Task, Verdict
-from . import extract
+from . import extract, numeric
 
-MAX_ANSWER_CHARS = 1_000  # a \boxed{}/<answer> formula longer than this is not handed to sympy
+MAX_ANSWER_CHARS = 1_000  # an extracted formula longer than this is not handed to sympy
 MAX_TEXT_CHARS = 3_000  # free text: only this many final characters are searched for the answer
+MAX_NESTING = 20  # {[( depth of a formula handed to sympy
+MAX_TOWER = 3  # a^{b^{c}} is as deep as a power may nest
 DETAIL_CHARS = 200
+
+Fallback = Literal["answer_line", "last_number", "none"]
+Kind = Literal["boxed", "tag", "line", "number"]
 
 _BOXED_TARGETS = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
 _TEXT_TARGETS = (LatexExtractionConfig(), ExprExtractionConfig())
@@ -37,6 +53,17 @@ _PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}\s+[A-Za-z]{2,}")
 _INLINE_MATH = re.compile(r"(?<!\\)\$|\\\(|\\\[")
 _SPACE_RUNS = re.compile(r"\s+")
 _LONE_SPACE = re.compile(r"(?<![A-Za-z0-9]) | (?![A-Za-z0-9])")
+_DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)(?:\\,|\{,\})(?=\d{3}(?!\d))")  # 1\,000 and 1{,}000
+_TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|emph)\s*\{([^{}]*)\}")
+_LETTER = re.compile(
+    r"(?:(?:option|choice|answer)\s*:?\s*)?(?:\(([A-Ja-j])\)|(?-i:([A-J]))(?=[.:)]|\s|$))", re.IGNORECASE
+)
+_WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*")
+_YES_NO = frozenset({"yes", "no", "true", "false"})
+_MATH_NAMES = frozenset({"sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi", "infty", "inf"})
+_SYSTEM_SEPARATOR = re.compile(r"\s*(?:,|;|\\text\{\s*and\s*\}|\band\b|\\quad)\s*(?:\\text\{\s*and\s*\}\s*|and\s+)?")
+_EXPONENT = re.compile(r"\^\s*(\{|\\?[A-Za-z0-9]+)")
+_FACTORIAL = re.compile(r"(\d+)\s*!")
 
 
 def _not_timeout_disabled(record: logging.LogRecord) -> bool:
@@ -54,15 +81,48 @@ class MathParams(BaseModel):
     gold: str = Field(
         min_length=1,
         description=(
-            "Gold answer: a value ('42', '0.5', '\\frac{1}{2}', 'x = 3'), a GSM8K solution ending in "
-            "'#### 1,234', or a full solution whose last \\boxed{} holds the answer."
+            "Gold answer: a value ('42', '0.5', '\\frac{1}{2}', 'x = 3', '\\{1, 2\\}', 'C', 'Tuesday'), a GSM8K "
+            "solution ending in '#### 1,234', or a full solution whose last \\boxed{} holds the answer."
         ),
     )
-    fallback: bool = Field(
+    answer_tags: bool = Field(
+        default=True,
+        description="Take the answer from the last <answer>…</answer> after the think section when there is one.",
+    )
+    fallback: Fallback = Field(
+        default="answer_line",
+        description=(
+            "Where the answer is when the text after </think> has neither \\boxed{} nor <answer>: "
+            "'answer_line' (default) the final answer statement ('the answer is …', 'Answer: …', else the last "
+            "line with a number or formula); 'last_number' the last number; 'none' scores such a completion 0. "
+            f"Only the last {MAX_TEXT_CHARS} characters are searched. true/false mean 'answer_line'/'none'."
+        ),
+    )
+    strict: bool = Field(
         default=True,
         description=(
-            "When the text after </think> has neither \\boxed{} nor <answer>…</answer>, search its last "
-            f"{MAX_TEXT_CHARS} characters for a final answer (default true); false scores such a completion 0."
+            "Math-Verify's strict comparison (default): variables must match ('x = 3' is not 'y = 3') and sets "
+            "are not tuples. false matches variables by position, compares sets with tuples and inequalities "
+            "with intervals."
+        ),
+    )
+    rel_tol: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description=(
+            "Accept numbers within this relative difference (e.g. 0.01 takes 3.14 for \\pi). Default: exact "
+            "values must be equal, and a value written as a decimal matches when both round to the same "
+            "6 decimal places (Math-Verify's rule)."
+        ),
+    )
+    choices: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=10,
+        description=(
+            "Multiple-choice options in order (A, B, C, …). With them a letter gold also matches an answer "
+            "that states the option's value or text instead of its letter."
         ),
     )
     timeout_s: float | None = Field(
@@ -72,11 +132,20 @@ class MathParams(BaseModel):
         description="Deadline for this item in seconds (default: the verifier's 10 s); past it the item is a timeout.",
     )
 
+    @field_validator("fallback", mode="before")
+    @classmethod
+    def _fallback_bool(cls, value: object) -> object:
+        if isinstance(value, bool):  # the v1 form of the param
+            return "answer_line" if value else "none"
+        return value
+
 
 @dataclass(frozen=True)
 class ParsedGold:
-    values: tuple[Any, ...] = ()  # Math-Verify's parse: sympy values, then the matched string
-    key: str = ""  # normalized text for the string fast path
+    value: str = ""  # the answer part of the gold as shipped
+    kind: Literal["math", "choice", "text"] = "math"
+    key: str = ""  # normalized form: the string fast path, or the text / letter to match
+    number: numeric.Number | None = None  # the fast path's value, when the gold is a plain number
     shown: str = ""
     problem: str = ""  # set when the gold cannot be used
 
@@ -84,7 +153,15 @@ class ParsedGold:
 @dataclass(frozen=True)
 class Answer:
     text: str
-    kind: Literal["boxed", "tag", "text"]
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class Outcome:
+    score: float
+    reason: str = ""
+    method: str = ""  # which comparison decided: string, numeric, choice, text, math_verify, cap
+    shown: str = ""  # the value Math-Verify picked out of free text
 
 
 @register
@@ -93,8 +170,9 @@ class MathVerifier:
 
     name: ClassVar[str] = "math"
     description: ClassVar[str] = (
-        "Math answer check with Math-Verify: the last <answer> or \\boxed{} after </think> (else the final "
-        "text) against a gold value, GSM8K '#### n' or boxed solution; 1.0 if equivalent, else 0.0."
+        "Math answer check: the last <answer> or \\boxed{} after </think> (else the final answer line) against "
+        "a gold value, GSM8K '#### n' or boxed solution; fast exact arithmetic for numbers, Math-Verify for the "
+        "rest; 1.0 if equivalent, else 0.0."
     )
     params_model: ClassVar[type[BaseModel]] = MathParams
     execution: ClassVar[Execution] = Execution.PROCESS
@@ -110,82 +188,351 @@ class MathVerifier:
         gold = parse_gold(params.gold)
         if gold.problem:
             return Verdict.error(f"gold answer could not be parsed: {gold.problem}", gold=_clip(params.gold))
-        answer, why = locate_answer(task.completion, fallback=params.fallback)
+        answer, why = locate_answer(task.completion, params)
         if answer is None:
             return Verdict.ok(0.0, f"no answer found in completion: {why}", gold_parsed=gold.shown)
-        if answer.kind == "boxed" and len(answer.text) > MAX_ANSWER_CHARS:
-            return Verdict.ok(0.0, f"the \\boxed{{}} answer is longer than {MAX_ANSWER_CHARS} characters")
-        if answer.kind != "text" and _normalize(answer.text) == gold.key:
-            return Verdict.ok(1.0, extracted=_clip(answer.text), gold_parsed=gold.shown)
-        pred = _parse_answer(answer)
-        if not pred:
-            if answer.kind == "text":
-                return Verdict.ok(0.0, "no answer found in completion: no number or formula in the final text")
-            return Verdict.ok(0.0, "the extracted answer could not be parsed", extracted=_clip(answer.text))
-        # what the model wrote; for free text, the part Math-Verify picked out of it
-        shown = answer.text if answer.kind != "text" else next((p for p in pred if isinstance(p, str)), "")
-        matched = verify(list(gold.values), pred, timeout_seconds=None)
-        reason = "" if matched else "answer differs from the gold answer"
-        return Verdict.ok(1.0 if matched else 0.0, reason, extracted=_clip(shown), gold_parsed=gold.shown)
+        choices = tuple(params.choices) if params.choices else None
+        outcome = compare(gold, answer.text, strict=params.strict, rel_tol=params.rel_tol, choices=choices)
+        return Verdict.ok(
+            outcome.score,
+            outcome.reason,
+            extracted=_clip(outcome.shown or answer.text),
+            gold_parsed=gold.shown,
+            method=outcome.method,
+        )
 
 
-def locate_answer(completion: str, *, fallback: bool) -> tuple[Answer | None, str]:
+def locate_answer(completion: str, params: MathParams) -> tuple[Answer | None, str]:
     """The final answer of a completion, or None and why there is none."""
     tail = extract.after_think(completion)
     if tail is None:
         return None, "the <think> section is never closed"
-    tag = extract.answer_tag(tail)
+    tag = extract.answer_tag(tail) if params.answer_tags else None
     scope = tail if tag is None else tag
-    boxed = extract.last_boxed(scope)
-    if boxed is not None:
-        return (Answer(boxed, "boxed"), "") if boxed.strip() else (None, "empty \\boxed{}")
-    if extract.BOXED in scope:
-        return None, "the last \\boxed has no closed {…} argument"
+    boxes = extract.final_boxes(scope)
+    if boxes is not None:
+        if not all(box.strip() for box in boxes):
+            return None, "empty \\boxed{}"
+        return Answer(", ".join(box.strip() for box in boxes), "boxed"), ""
+    if extract.has_box(scope):
+        return None, "the last \\boxed has no closed {…} argument (cut off?)"
     if tag is not None:
-        return (Answer(tag, "tag"), "") if tag.strip() else (None, "empty <answer></answer>")
+        return (Answer(tag.strip(), "tag"), "") if tag.strip() else (None, "empty <answer></answer>")
     if not tail.strip():
         return None, "nothing after </think>"
-    if not fallback:
-        return None, "no \\boxed{} or <answer> after the think section (fallback is off)"
-    return Answer(tail[-MAX_TEXT_CHARS:], "text"), ""
+    text = tail[-MAX_TEXT_CHARS:]
+    if params.fallback == "answer_line":
+        line = extract.answer_line(text)
+        return (Answer(line, "line"), "") if line else (None, "no answer statement or formula in the final text")
+    if params.fallback == "last_number":
+        number = extract.last_number(text)
+        return (Answer(number, "number"), "") if number else (None, "no number in the final text")
+    return None, "no \\boxed{} or <answer> after the think section (fallback is 'none')"
+
+
+# --- gold ----------------------------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=4096)
 def parse_gold(gold: str) -> ParsedGold:
-    """Parse a gold answer once; a gold that yields no mathematical value gets a ``problem``."""
+    """Read a gold answer once; a gold that yields no usable answer gets a ``problem``."""
     if extract.GSM8K_MARK in gold:
         value = extract.gsm8k_answer(gold) or ""
-    elif extract.BOXED in gold:
+    elif extract.has_box(gold):
         boxed = extract.last_boxed(gold)
         if boxed is None:
             return ParsedGold(problem="the last \\boxed has no closed {…} argument")
         value = boxed
     else:
         value = gold
-    if not value.strip():
+    value = value.strip()
+    if not value:
         return ParsedGold(problem=f"empty answer in {_clip(gold)!r}")
     if len(value) > MAX_ANSWER_CHARS:
         return ParsedGold(problem=f"answer longer than {MAX_ANSWER_CHARS} characters")
+    letter = _choice_letter(value, bare_only=True)
+    if letter:
+        return ParsedGold(value, "choice", letter, shown=letter)
+    text = _text_answer(value)
+    if text:
+        return ParsedGold(value, "text", text, shown=text)
+    problem = _too_complex(value)
+    if problem:
+        return ParsedGold(problem=problem)
     try:
-        parsed = _parse_value(value)
+        number = numeric.parse_number(value)
+    except numeric.TooLarge as exc:
+        return ParsedGold(problem=str(exc))
+    if number is None:
+        values, problem = _gold_values(value)
+        if problem:
+            return ParsedGold(problem=problem)
+        shown = str(values[0])
+    else:
+        shown = str(number.value) if isinstance(number.value, Fraction) else value
+        shown += "%" if number.percent else ""
+    return ParsedGold(value, "math", _normalize(value), number, _clip(shown))
+
+
+@functools.lru_cache(maxsize=4096)
+def _gold_values(value: str) -> tuple[tuple[Any, ...], str]:
+    """Math-Verify's parse of a gold: its values, or a problem."""
+    try:
+        parsed = _parse_value(_for_sympy(value))
     except Exception as exc:  # noqa: BLE001 - cached as a problem: the item becomes an error, never a score
-        return ParsedGold(problem=f"{type(exc).__name__}: {_clip(str(exc))}")
-    values = [v for v in parsed if not isinstance(v, str)]
-    if not values:
-        return ParsedGold(problem=f"no mathematical value in {_clip(value)!r}")
-    return ParsedGold(values=tuple(parsed), key=_normalize(value), shown=_clip(str(values[0])))
+        return (), f"{type(exc).__name__}: {_clip(str(exc))}"
+    if not any(not isinstance(v, str) for v in parsed):
+        return (), f"no mathematical value in {_clip(value)!r}"
+    return tuple(parsed), ""
 
 
-def _parse_answer(answer: Answer) -> list[Any]:
-    if answer.kind == "boxed":
-        return _parse_boxed(answer.text)
-    if answer.kind == "tag" and len(answer.text) <= MAX_ANSWER_CHARS:
-        return _parse_value(answer.text)
-    return _parse_text(answer.text[-MAX_TEXT_CHARS:])
+# --- comparison ----------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16384)
+def compare(
+    gold: ParsedGold,
+    answer: str,
+    *,
+    strict: bool = True,
+    rel_tol: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Outcome:
+    """Whether ``answer`` (an extracted final answer) is the gold answer; cached per process."""
+    if gold.kind == "choice" or (choices and _choice_letter(answer)):
+        return _compare_choice(gold, answer, strict, rel_tol, choices)
+    if gold.kind == "text":
+        same = _text_answer(answer, any_words=True) == gold.key
+        return Outcome(1.0 if same else 0.0, "" if same else "answer differs from the gold answer", "text")
+    return _compare_math(gold, answer, strict, rel_tol)
+
+
+def _compare_math(gold: ParsedGold, answer: str, strict: bool, rel_tol: float | None) -> Outcome:
+    if _normalize(answer) == gold.key:
+        return Outcome(1.0, method="string")
+    if len(answer) > MAX_ANSWER_CHARS:
+        return Outcome(0.0, f"the answer is longer than {MAX_ANSWER_CHARS} characters", "cap")
+    try:
+        number = numeric.parse_number(answer)
+    except numeric.TooLarge as exc:
+        return Outcome(0.0, f"answer exceeds evaluation limits: {exc}", "cap")
+    if gold.number is not None and number is not None:
+        renamed = gold.number.variable and number.variable and gold.number.variable != number.variable
+        if not (strict and renamed):  # strict: Math-Verify decides whether "y = 3" answers "x = 3"
+            same = numeric.equal(gold.number, number, rel_tol)
+            return Outcome(1.0 if same else 0.0, "" if same else "answer differs from the gold answer", "numeric")
+    system = _compare_systems(gold.value, answer, strict, rel_tol)
+    if system is not None:
+        return system
+    problem = _too_complex(answer)
+    if problem:
+        return Outcome(0.0, f"answer exceeds evaluation limits: {problem}", "cap")
+    gold_values, gold_problem = _gold_values(gold.value)
+    if gold_problem:  # a plain number to the fast path that Math-Verify cannot read: rare, not the model's fault
+        return Outcome(0.0, f"the gold answer has no Math-Verify form: {gold_problem}", "math_verify")
+    pred = _parse_value(_for_sympy(answer))
+    if not any(not isinstance(p, str) for p in pred):
+        return Outcome(0.0, "the extracted answer could not be parsed", "math_verify")
+    shown = next((p for p in pred if isinstance(p, str)), "")
+    matched = _verify(list(gold_values), pred, strict)
+    if not matched and _has_i(gold_values, pred):  # "2i" against "(1+i)^2": i is the imaginary unit
+        matched = _verify(_imaginary(gold_values), _imaginary(pred), strict)
+    if not matched and rel_tol is not None:
+        matched = _within(gold_values, pred, rel_tol)
+    if matched and strict and "\\{" in gold.value and any(isinstance(p, (Tuple, Interval)) for p in pred):
+        return Outcome(0.0, "a tuple or interval is not the gold set (strict)", "math_verify", shown)
+    reason = "" if matched else "answer differs from the gold answer"
+    return Outcome(1.0 if matched else 0.0, reason, "math_verify", shown)
+
+
+def _compare_systems(gold: str, answer: str, strict: bool, rel_tol: float | None) -> Outcome | None:
+    """"x = 1, y = 2" against "y = 2, x = 1" (strict: by name) or "a = 1, b = 2" (lenient: by position).
+
+    None unless both sides are lists of at least two numeric assignments.
+    """
+    gold_system, pred_system = _assignments(gold), _assignments(answer)
+    if not gold_system or not pred_system:
+        return None
+    if len(gold_system) != len(pred_system):
+        return Outcome(0.0, "a different number of variables than the gold answer", "numeric")
+    if strict:
+        by_name = {n.variable: n for n in pred_system}
+        if len(by_name) != len(pred_system) or set(by_name) != {n.variable for n in gold_system}:
+            return Outcome(0.0, "the variables differ from the gold answer's", "numeric")
+        pairs = [(g, by_name[g.variable]) for g in gold_system]
+    else:
+        pairs = list(zip(gold_system, pred_system, strict=True))
+    same = all(numeric.equal(g, p, rel_tol) for g, p in pairs)
+    return Outcome(1.0 if same else 0.0, "" if same else "answer differs from the gold answer", "numeric")
+
+
+def _assignments(text: str) -> list[numeric.Number]:
+    """``x = 1, y = 2`` (or ``x=1 \\text{ and } y=2``) as numbers with variables; [] if it is not that."""
+    parts = _SYSTEM_SEPARATOR.split(extract.strip_math_delimiters(text))
+    if len(parts) < 2 or len(parts) > 10:
+        return []
+    out: list[numeric.Number] = []
+    for part in parts:
+        try:
+            number = numeric.parse_number(part)
+        except numeric.TooLarge:
+            return []
+        if number is None or not number.variable:
+            return []
+        out.append(number)
+    return out
+
+
+def _verify(gold: list[Any], pred: list[Any], strict: bool) -> bool:
+    return bool(verify(gold, pred, strict=strict, allow_set_relation_comp=not strict, timeout_seconds=None))
+
+
+def _symbols_named_i(value: Any) -> list[Any]:
+    return [s for s in getattr(value, "free_symbols", ()) if getattr(s, "name", "") == "i"]
+
+
+def _has_i(*sides: Sequence[Any]) -> bool:
+    return any(_symbols_named_i(v) for side in sides for v in side if not isinstance(v, str))
+
+
+def _imaginary(values: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        symbols = [] if isinstance(v, str) else _symbols_named_i(v)
+        out.append(v.subs({s: I for s in symbols}) if symbols else v)
+    return out
+
+
+def _within(gold: Sequence[Any], pred: Sequence[Any], rel_tol: float) -> bool:
+    """Numeric values of the two sides within ``rel_tol`` of each other."""
+    for g in gold:
+        for p in pred:
+            if isinstance(g, str) or isinstance(p, str) or not getattr(g, "is_number", False):
+                continue
+            if not getattr(p, "is_number", False):
+                continue
+            try:
+                gv, pv = complex(N(g, 20)), complex(N(p, 20))
+            except (TypeError, ValueError):
+                continue
+            if abs(gv - pv) <= rel_tol * max(abs(gv), abs(pv)):
+                return True
+    return False
+
+
+def _compare_choice(
+    gold: ParsedGold, answer: str, strict: bool, rel_tol: float | None, choices: tuple[str, ...] | None
+) -> Outcome:
+    gold_letter = gold.key if gold.kind == "choice" else _option_of(gold.value, choices, strict, rel_tol)
+    letter = _choice_letter(answer) or _option_of(answer, choices, strict, rel_tol)
+    if not letter:
+        return Outcome(0.0, "no option letter (or option value) in the answer", "choice")
+    same = letter == gold_letter
+    return Outcome(1.0 if same else 0.0, "" if same else f"answered option {letter}", "choice", letter)
+
+
+def _option_of(answer: str, choices: tuple[str, ...] | None, strict: bool, rel_tol: float | None) -> str:
+    """The letter of the option that ``answer`` states, or ""."""
+    for i, option in enumerate(choices or ()):
+        option_gold = parse_gold(option)
+        if option_gold.problem:
+            continue
+        if compare(option_gold, answer, strict=strict, rel_tol=rel_tol).score == 1.0:
+            return chr(ord("A") + i)
+    return ""
+
+
+def _choice_letter(text: str, *, bare_only: bool = False) -> str:
+    """ "C", "(C)", "\\text{(C)}", "Option C: 12" → "C"; "" when the text does not name a letter."""
+    plain = _unwrap(text).strip().rstrip(".")
+    if bare_only:
+        m = re.fullmatch(r"\(?([A-J])\)?", plain)
+        return m.group(1) if m else ""
+    m = _LETTER.match(plain)
+    if not m:
+        return ""
+    return (m.group(1) or m.group(2)).upper()
+
+
+def _text_answer(text: str, *, any_words: bool = False) -> str:
+    """The normalized text of a plain-text answer ("\\text{Tuesday}" → "tuesday"), or "" if it is math.
+
+    For a gold, words must look like words (a 3-letter word that is not a function name, yes/no, or
+    \\text{} around it); ``any_words`` accepts any letters (the prediction side).
+    """
+    wrapped = _TEXT_WRAPPER.search(text) is not None
+    plain = _unwrap(text).strip().strip(".!,;:").strip()
+    if not _WORDS.fullmatch(plain):
+        return ""
+    words = [w.lower() for w in re.split(r"[\s-]+", plain) if w]
+    if not (any_words or wrapped):
+        if not any((len(w) >= 3 and w not in _MATH_NAMES) or w in _YES_NO for w in words):
+            return ""
+    return " ".join(words)
+
+
+def _unwrap(text: str) -> str:
+    s = extract.strip_math_delimiters(text).replace("**", "")
+    for _ in range(3):
+        unwrapped = _TEXT_WRAPPER.sub(r"\1", s)
+        if unwrapped == s:
+            break
+        s = unwrapped
+    return s.replace("$", "")
+
+
+# --- caps and parsing ----------------------------------------------------------------------------
+
+
+def _too_complex(formula: str) -> str:
+    """Why ``formula`` must not reach sympy (too deep, a power tower, a huge exponent or factorial), or ""."""
+    if len(formula) > MAX_ANSWER_CHARS:
+        return f"longer than {MAX_ANSWER_CHARS} characters"
+    depth = deepest = 0
+    for ch in formula:
+        if ch in "{([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "})]":
+            depth = max(0, depth - 1)
+    if deepest > MAX_NESTING:
+        return f"nested {deepest} deep (limit {MAX_NESTING})"
+    for m in _FACTORIAL.finditer(formula):
+        if len(m.group(1)) > 4 or int(m.group(1)) > numeric.MAX_FACTORIAL:
+            return f"factorial of {m.group(1)[:20]}"
+    for m in _EXPONENT.finditer(formula):
+        exponent = _group_at(formula, m.start(1)) if m.group(1) == "{" else m.group(1)
+        if exponent.count("^") >= MAX_TOWER:
+            return "a power tower"
+        try:
+            value = numeric.parse_number(exponent)
+        except numeric.TooLarge:
+            return f"the exponent {_clip(exponent)} is too large"
+        if value is not None and numeric.magnitude(value.value) > numeric.MAX_EXPONENT:
+            return f"the exponent {_clip(exponent)} is too large"
+    return ""
+
+
+def _group_at(text: str, start: int) -> str:
+    """The content of the braced group opening at ``start`` (to the end of text if unclosed)."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i]
+    return text[start + 1 :]
+
+
+def _for_sympy(text: str) -> str:
+    """Spellings Math-Verify misreads: 1\\,000 and 1{,}000 (digit groups), \\varnothing."""
+    return _DIGIT_GROUP_SPACE.sub("", text).replace("\\varnothing", "\\emptyset")
 
 
 def _parse_value(value: str) -> list[Any]:
-    """A bare answer: a formula ('\\frac{1}{2}', 'x = 3') or a sentence ('The answer is $42$')."""
+    """An answer: a formula ('\\frac{1}{2}', 'x = 3') or a sentence ('The answer is $42$')."""
     text = extract.strip_math_delimiters(value)
     looks_like_text = _INLINE_MATH.search(text) is not None or _PROSE.search(text) is not None
     attempts = (_parse_text, _parse_boxed) if looks_like_text else (_parse_boxed, _parse_text)
@@ -211,7 +558,7 @@ def _parse_text(text: str) -> list[Any]:
 def _normalize(text: str) -> str:
     """A conservative canonical form: equal forms are certainly equal answers."""
     s = extract.strip_math_delimiters(text).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    s = s.replace("\\!", "").replace("\\,", "").rstrip(".")
+    s = s.replace("\\!", "").replace("\\,", "").replace("\\left", "").replace("\\right", "").rstrip(".")
     s = _SPACE_RUNS.sub(" ", s).strip()
     return _LONE_SPACE.sub("", s)
 

@@ -1,0 +1,401 @@
+"""The math verifier's fast path: plain numbers and simple closed forms, evaluated without sympy.
+
+Most answers in math data are numbers: integers, fractions, decimals, a percentage, a root or a
+multiple of pi. For those, a small recursive-descent evaluator gives the value in microseconds,
+where a Math-Verify ``parse`` + ``verify`` costs a millisecond or more. The evaluator is
+conservative: anything outside its grammar (variables, sets, intervals, functions, ``i``) returns
+None and the caller goes the sympy way. It never hangs: the input is capped, powers and factorials
+are bounded, and a value that would be too large raises :class:`TooLarge` so that the caller can
+refuse the answer instead of handing it to sympy.
+
+Values are exact (``Fraction``) while only rationals are involved, and a ``float`` otherwise. A
+value written with a decimal point (``0.5``, ``1.2e5``) is *approximate*: as in Math-Verify, two
+values of which one is approximate are equal when they agree to 6 decimal places.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+MAX_CHARS = 200  # the fast path is for short answers; longer ones go to sympy (under its own caps)
+MAX_EXPONENT = 10_000  # |n| in a^n; beyond it a value is refused (10^{10^{10}} and friends)
+MAX_EXACT_BITS = 16_384  # about 4,900 digits: exact rationals larger than this are refused
+MAX_FACTORIAL = 1_000
+DECIMAL_PLACES = 6  # Math-Verify's float_rounding
+FLOAT_REL_TOL = 1e-12  # two closed forms (no decimal point) evaluated in floating point
+_CANCELLATION = 1e6  # an intermediate this many times larger than the result: floats can't be trusted
+
+
+class TooLarge(ValueError):
+    """The expression's value is too large (or too deeply built) to evaluate safely."""
+
+
+@dataclass(frozen=True)
+class Number:
+    value: Fraction | float
+    approximate: bool = False  # written with a decimal point or an exponent
+    percent: bool = False  # written with a % sign (value as written, not divided by 100)
+    variable: str = ""  # "x" for "x = 3"
+
+    def readings(self) -> tuple[Fraction | float, ...]:
+        """The values this answer may stand for: 50% is 50 or 0.5."""
+        if not self.percent:
+            return (self.value,)
+        return (self.value, self.value / 100)
+
+
+def equal(gold: Number, pred: Number, rel_tol: float | None = None) -> bool:
+    """Whether two numbers are the same answer, under Math-Verify's rounding rule or ``rel_tol``.
+
+    Variable names are the caller's business: "x = 3" and "y = 3" are equal numbers here.
+    """
+    approximate = gold.approximate or pred.approximate
+    try:
+        return any(_close(g, p, approximate, rel_tol) for g in gold.readings() for p in pred.readings())
+    except OverflowError:  # a huge exact value against a float: they differ
+        return False
+
+
+def _close(g: Fraction | float, p: Fraction | float, approximate: bool, rel_tol: float | None) -> bool:
+    if g == p:
+        return True
+    gap, scale = abs(float(g) - float(p)), max(abs(float(g)), abs(float(p)))
+    if rel_tol is not None and gap <= rel_tol * scale:
+        return True
+    if approximate:
+        return _rounded(g) == _rounded(p)
+    if isinstance(g, float) or isinstance(p, float):
+        return gap <= FLOAT_REL_TOL * scale
+    return False
+
+
+def _rounded(x: Fraction | float) -> Fraction:
+    return round(Fraction(x), DECIMAL_PLACES)
+
+
+# --- normalization: the surface forms around a number -------------------------------------------
+
+_DROP = re.compile(r"\\left|\\right|\\!|\\;|\\:|\\ |\\displaystyle|~")
+_UNIT_TEXT = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox|operatorname)\s*\{([^{}]*)\}")
+_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
+_PERCENT = re.compile(r"\s*\\?%$")
+_THIN_SPACE = re.compile(r"(?<=\d)(?:\\,|\{,\}|\s)(?=\d{3}(?!\d))")
+_THOUSANDS = re.compile(r"\b\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d+)?")
+_ASSIGN = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*=\s*(?!=)")
+_DOLLAR = re.compile(r"^(?:\\\$|\$)\s*")
+_TRAILING_WORDS = re.compile(r"(?<=[\d}.)])\s+([A-Za-z][A-Za-z .^2-3]*)$")
+_MATH_WORDS = frozenset(
+    {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "mod", "and", "or", "i", "e"}
+)
+
+
+def parse_number(text: str) -> Number | None:
+    """The numeric value of a short answer, or None when it is not a plain number or closed form.
+
+    Raises :class:`TooLarge` for a number too large to evaluate (``10^{10^{10}}``).
+    """
+    s = text.strip()
+    if not s or len(s) > MAX_CHARS:
+        return None
+    s = _DROP.sub("", s).replace("\u2212", "-").replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    s = _UNIT_TEXT.sub(lambda m: " " + m.group(1) + " ", s).strip()
+    s = s.rstrip(".").strip()
+    variable = ""
+    match = _ASSIGN.match(s)
+    if match:
+        variable, s = match.group(1).replace("{", "").replace("}", ""), s[match.end() :]
+    s = _DOLLAR.sub("", s)
+    s = _DEGREES.sub("", s).strip()
+    percent = bool(_PERCENT.search(s))
+    if percent:
+        s = _PERCENT.sub("", s)
+    words = _TRAILING_WORDS.search(s)
+    if words:
+        first = words.group(1).split()[0].lower()
+        if first in _MATH_WORDS:
+            return None
+        s = s[: words.start()]
+    s = _DOLLAR.sub("", s.strip())
+    s = _THIN_SPACE.sub("", s)
+    s = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), s)
+    if not s or "=" in s or "," in s:
+        return None
+    try:
+        evaluated = _Parser(s).parse()
+    except _NotSimple:
+        return None
+    except (ZeroDivisionError, OverflowError, ValueError) as exc:
+        if isinstance(exc, TooLarge):
+            raise
+        return None  # beyond floating point, or undefined: sympy decides
+    if evaluated is None:
+        return None
+    value, approximate = evaluated
+    return Number(value, approximate=approximate, percent=percent, variable=variable)
+
+
+# --- the evaluator -------------------------------------------------------------------------------
+
+
+class _NotSimple(Exception):
+    """Outside the fast path's grammar."""
+
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+    r"|(?P<cmd>\\[A-Za-z]+)|(?P<op>[-+*/^(){}\[\]!])|(?P<pi>π))"
+)
+
+Value = Fraction | float
+
+
+class _Parser:
+    """expr := term (('+'|'-') term)* ; term := unary (('*'|'/'|implicit) unary)* ;
+    unary := ('-'|'+') unary | power ; power := postfix ('^' unary_atom)? ; postfix := atom '!'?"""
+
+    def __init__(self, text: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if m is None or m.end() == pos:
+                if text[pos:].strip():
+                    raise _NotSimple
+                break
+            kind = m.lastgroup or ""
+            self.tokens.append((kind, m.group(kind)))
+            pos = m.end()
+        self.i = 0
+        self.approximate = False
+        self.largest = 0.0
+
+    def parse(self) -> tuple[Value, bool] | None:
+        if not self.tokens:
+            return None
+        value = self.expr()
+        if self.i != len(self.tokens):
+            raise _NotSimple
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise TooLarge("not a finite number")
+            if self.largest > _CANCELLATION * max(abs(value), 1e-300):
+                raise _NotSimple  # cancellation: let sympy decide
+        return value, self.approximate
+
+    # token helpers
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self, text: str) -> bool:
+        tok = self.peek()
+        if tok is not None and tok[1] == text:
+            self.i += 1
+            return True
+        return False
+
+    def expect(self, text: str) -> None:
+        if not self.take(text):
+            raise _NotSimple
+
+    def note(self, value: Value) -> Value:
+        if isinstance(value, Fraction):
+            if max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_EXACT_BITS:
+                raise TooLarge("number too large")
+        else:
+            self.largest = max(self.largest, abs(value))
+        return value
+
+    # grammar
+    def expr(self) -> Value:
+        value = self.term()
+        while True:
+            if self.take("+"):
+                value = self.note(value + self.term())
+            elif self.take("-"):
+                value = self.note(value - self.term())
+            else:
+                return value
+
+    def term(self) -> Value:
+        value = self.unary()
+        while True:
+            tok = self.peek()
+            if tok is None:
+                return value
+            if tok[1] in ("*", "\\cdot", "\\times"):
+                self.i += 1
+                value = self.note(value * self.unary())
+            elif tok[1] in ("/", "\\div"):
+                self.i += 1
+                value = self.note(_divide(value, self.unary()))
+            elif tok[0] == "pi" or tok[1] in ("\\pi", "\\sqrt", "\\frac", "(", "{"):
+                value = self.note(value * self.power())  # implicit product: 3\sqrt{2}, 2\pi, 2(3)
+            else:
+                return value
+
+    def unary(self) -> Value:
+        if self.take("-"):
+            return -self.unary()
+        if self.take("+"):
+            return self.unary()
+        return self.power()
+
+    def power(self) -> Value:
+        base = self.postfix()
+        if not self.take("^"):
+            return base
+        exponent = self.exponent()
+        return self.note(_power(base, exponent))
+
+    def exponent(self) -> Value:
+        tok = self.peek()
+        if tok is None:
+            raise _NotSimple
+        if tok[1] == "{":
+            self.i += 1
+            value = self.expr()
+            self.expect("}")
+            return value
+        if tok[0] == "num" and tok[1].isdigit():
+            # "2^10" in LaTeX is 2^1 followed by 0; only a single digit is the exponent
+            self.i += 1
+            if len(tok[1]) > 1:
+                raise _NotSimple
+            return Fraction(int(tok[1]))
+        if tok[1] == "-":
+            self.i += 1
+            return -self.exponent()
+        return self.postfix()
+
+    def postfix(self) -> Value:
+        value = self.atom()
+        if self.take("!"):
+            if not (isinstance(value, Fraction) and value.denominator == 1 and value >= 0):
+                raise _NotSimple
+            if value > MAX_FACTORIAL:
+                raise TooLarge(f"factorial of {value} is too large")
+            return self.note(Fraction(math.factorial(int(value))))
+        return value
+
+    def atom(self) -> Value:
+        tok = self.peek()
+        if tok is None:
+            raise _NotSimple
+        kind, text = tok
+        self.i += 1
+        if kind == "num":
+            if "." in text or "e" in text or "E" in text:
+                self.approximate = True
+                mantissa, _, exp = text.lower().partition("e")
+                if exp and abs(int(exp)) > MAX_EXPONENT:
+                    raise TooLarge("exponent too large")
+                return self.note(Fraction(mantissa) * Fraction(10) ** int(exp or 0))
+            return self.note(Fraction(int(text)))
+        if kind == "pi" or text == "\\pi":
+            return math.pi
+        if text in ("(", "{", "["):
+            closing = {"(": ")", "{": "}", "[": "]"}[text]
+            if text == "[":
+                raise _NotSimple  # an interval end, not a grouping
+            value = self.expr()
+            self.expect(closing)
+            return value
+        if text == "\\frac":
+            return self.note(_divide(self.argument(), self.argument()))
+        if text == "\\sqrt":
+            index: Value = Fraction(2)
+            if self.take("["):
+                index = self.expr()
+                self.expect("]")
+            return self.note(_root(self.argument(), index))
+        raise _NotSimple
+
+    def argument(self) -> Value:
+        """A command's argument: ``{…}`` or a single digit (``\\frac12``)."""
+        tok = self.peek()
+        if tok is None:
+            raise _NotSimple
+        if tok[1] == "{":
+            self.i += 1
+            value = self.expr()
+            self.expect("}")
+            return value
+        if tok[0] == "num" and tok[1].isdigit():
+            digits = tok[1]
+            if len(digits) == 1:
+                self.i += 1
+                return Fraction(int(digits))
+            # "\frac12": the first digit is this argument, the rest stays for the next one
+            self.tokens[self.i] = ("num", digits[1:])
+            return Fraction(int(digits[0]))
+        if tok[1] == "\\pi" or tok[0] == "pi":
+            self.i += 1
+            return math.pi
+        raise _NotSimple
+
+
+def _divide(a: Value, b: Value) -> Value:
+    if b == 0:
+        raise _NotSimple  # 1/0: sympy's zoo, or an error; not the fast path's call
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        return a / b
+    return float(a) / float(b)
+
+
+def magnitude(x: Value) -> float:
+    """|x| as a float; inf when it is beyond floating point."""
+    try:
+        return abs(float(x))
+    except OverflowError:
+        return math.inf
+
+
+def _power(base: Value, exponent: Value) -> Value:
+    if magnitude(exponent) > MAX_EXPONENT:
+        if base in (0, 1):
+            return base
+        raise TooLarge(f"exponent {float(exponent):g} is too large")
+    if isinstance(exponent, Fraction) and exponent.denominator == 1:
+        if base == 0 and exponent <= 0:
+            raise _NotSimple  # 0^0, 0^-1
+        if isinstance(base, Fraction):
+            bits = max(base.numerator.bit_length(), base.denominator.bit_length())
+            if bits * abs(int(exponent)) > MAX_EXACT_BITS:
+                raise TooLarge("power too large")
+            return base ** int(exponent)
+        return float(base) ** int(exponent)
+    if base < 0:
+        raise _NotSimple  # a complex value
+    if isinstance(base, Fraction) and isinstance(exponent, Fraction):
+        return _root(_power(base, Fraction(exponent.numerator)), Fraction(exponent.denominator))
+    return float(float(base) ** float(exponent))
+
+
+def _root(value: Value, index: Value) -> Value:
+    if not (isinstance(index, Fraction) and index.denominator == 1 and 2 <= index <= 64):
+        raise _NotSimple
+    n = int(index)
+    if value < 0:
+        if n % 2 == 0:
+            raise _NotSimple  # an imaginary root
+        return -_root(-value, index)
+    if isinstance(value, Fraction):
+        num, den = _exact_root(value.numerator, n), _exact_root(value.denominator, n)
+        if num is not None and den is not None:
+            return Fraction(num, den)
+    return float(float(value) ** (1.0 / n))
+
+
+def _exact_root(x: int, n: int) -> int | None:
+    if x.bit_length() > MAX_EXACT_BITS:
+        raise TooLarge("number too large")
+    r = round(x ** (1.0 / n)) if x < 2**1000 else math.isqrt(x) if n == 2 else None
+    if r is None:
+        return None
+    for c in (r - 1, r, r + 1):
+        if c >= 0 and c**n == x:
+            return c
+    return None
