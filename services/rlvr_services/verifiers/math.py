@@ -346,7 +346,7 @@ def _compare_math(gold: ParsedGold, answer: str, strict: bool, rel_tol: float | 
 
 
 def _compare_systems(gold: str, answer: str, strict: bool, rel_tol: float | None) -> Outcome | None:
-    """"x = 1, y = 2" against "y = 2, x = 1" (strict: by name) or "a = 1, b = 2" (lenient: by position).
+    """Systems: "x = 1, y = 2" against "y = 2, x = 1" (strict: by name) or "a = 1, b = 2" (by position).
 
     None unless both sides are lists of at least two numeric assignments.
     """
@@ -443,7 +443,7 @@ def _option_of(answer: str, choices: tuple[str, ...] | None, strict: bool, rel_t
 
 
 def _choice_letter(text: str, *, bare_only: bool = False) -> str:
-    """ "C", "(C)", "\\text{(C)}", "Option C: 12" → "C"; "" when the text does not name a letter."""
+    """The option letter that "C", "(C)", "\\text{(C)}" or "Option C: 12" names; "" when there is none."""
     plain = _unwrap(text).strip().rstrip(".")
     if bare_only:
         m = re.fullmatch(r"\(?([A-J])\)?", plain)
