@@ -240,7 +240,10 @@ def test_demo_prints_the_sample_batch_table() -> None:
     rows = {line.split()[0]: line for line in run.stdout.splitlines() if line and not line[0].isspace()}
     for item_id in ids:
         assert item_id in rows, f"{item_id} missing from:\n{run.stdout}"
-    # the unparseable gold is an error and the power tower a timeout: no score, never 0.0
+    # the unparseable gold is an error (no score, never 0.0); the power tower is refused before sympy sees it
     assert rows["bad-gold"].split()[2:5] == ["math", "error", "null"]
-    assert rows["tower"].split()[2:5] == ["math", "timeout", "null"]
+    assert rows["tower"].split()[2:5] == ["math", "ok", "0.00"]
+    assert "exceeds evaluation limits" in rows["tower"]
+    # an expansion under every cap that sympy cannot finish: the process is killed, the item is a timeout
+    assert rows["expansion"].split()[2:5] == ["math", "timeout", "null"]
     assert rows["gsm8k-17-s0"].split()[1:5] == ["1.20", "math", "ok", "1.00"]

@@ -142,13 +142,13 @@ def test_not_json_is_a_422(http: httpx.Client) -> None:
 
 
 def test_hanging_math_item_times_out_while_the_batch_is_scored(http: httpx.Client) -> None:
-    # sympy evaluates 10^(10^10) in C: no signal can stop it, only killing the process does
+    # an expansion under every cap that sympy cannot finish: only killing the process stops it
     hang = {"name": "math", "params": {"gold": "1", "timeout_s": 1.0}}
     items: list[dict[str, Any]] = [
         {"id": f"ok{i}", "completion": f"\\boxed{{{i}}}", "rewards": [{"name": "math", "params": {"gold": str(i)}}]}
         for i in range(6)
     ]
-    items.insert(3, {"id": "bomb", "completion": "\\boxed{10^{10^{10}}}", "rewards": [hang]})
+    items.insert(3, {"id": "bomb", "completion": "\\boxed{(x+1)^{9999} - (x-1)^{9999}}", "rewards": [hang]})
     start = time.monotonic()
     r = score(http, {"items": items})
     elapsed = time.monotonic() - start

@@ -197,7 +197,7 @@ def test_no_answer_reason_and_details() -> None:
     verdict = _verdict(THINK + "The answer is $\\boxed{\\dfrac{1}{2}}$.", "0.5")
     assert verdict.details == {"extracted": "\\dfrac{1}{2}", "gold_parsed": "1/2", "method": "numeric"}
     verdict = _verdict(THINK + "So she has 1,234 dollars left.", "#### 1,234")
-    assert verdict.details == {"extracted": "1234", "gold_parsed": "1234", "method": "math_verify"}
+    assert verdict.details == {"extracted": "1,234", "gold_parsed": "1234", "method": "numeric"}
 
 
 @pytest.mark.parametrize(

@@ -130,9 +130,16 @@ def strip_math_delimiters(text: str) -> str:
     for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
         if len(s) >= len(left) + len(right) and s.startswith(left) and s.endswith(right):
             inner = s[len(left) : len(s) - len(right)]
-            if left not in inner and right not in inner:  # "$a$ and $b$" is not one delimited formula
+            if not _has_delimiter(inner, left) and not _has_delimiter(inner, right):  # not "$a$ and $b$"
                 return inner.strip()
     return s
+
+
+def _has_delimiter(text: str, delimiter: str) -> bool:
+    """Whether ``delimiter`` occurs in ``text`` other than as the escaped dollar ``\\$``."""
+    if delimiter != "$":
+        return delimiter in text
+    return any(i == 0 or text[i - 1] != "\\" for i, ch in enumerate(text) if ch == "$")
 
 
 # "the answer is", "Final Answer:", "the result is": what follows is the final answer
@@ -142,7 +149,9 @@ _ANSWER_PHRASE = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
-_INLINE_FORMULA = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_INLINE_FORMULA = re.compile(
+    r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL
+)
 _MARKUP_TAG = re.compile(r"</?[A-Za-z_]{1,20}>")
 _MATHY = re.compile(r"[\d\\]")
 _NUMBER = re.compile(r"(?<![\d.,])-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
@@ -170,8 +179,10 @@ def answer_line(text: str) -> str | None:
         if formulas:
             return formulas[-1].strip()
         cut = max(line.rfind("="), line.rfind(" is "))
-        if cut >= 0:
+        if cut >= 0 and _MATHY.search(line, cut):
             line = line[cut + (1 if line[cut] == "=" else 4) :]
+        elif cut >= 0:  # "… 38 parts of 10 each; the remaining step is to combine them": its last number
+            return last_number(line)
         return _first_sentence(line) or None
     return None
 
@@ -185,6 +196,14 @@ def _first_sentence(text: str) -> str:
     if len(formulas) == 1:
         return next(g for g in formulas[0].groups() if g is not None).strip()
     return sentence
+
+
+def last_formula(text: str) -> str | None:
+    """The content of the last ``$…$``, ``\\(…\\)`` or ``\\[…\\]`` in ``text``, or None."""
+    found = None
+    for found in _INLINE_FORMULA.finditer(text):  # noqa: B007 - the last match is wanted
+        pass
+    return None if found is None else next(g for g in found.groups() if g is not None).strip()
 
 
 def last_number(text: str) -> str | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,8 +62,10 @@ _LETTER = re.compile(
 _WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*")
 _YES_NO = frozenset({"yes", "no", "true", "false"})
 _MATH_NAMES = frozenset({"sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi", "infty", "inf"})
+_MATHY_TEXT = re.compile(r"[0-9\\∞π]")
 _SYSTEM_SEPARATOR = re.compile(r"\s*(?:,|;|\\text\{\s*and\s*\}|\band\b|\\quad)\s*(?:\\text\{\s*and\s*\}\s*|and\s+)?")
 _EXPONENT = re.compile(r"\^\s*(\{|\\?[A-Za-z0-9]+)")
+_BINOMIAL = re.compile(r"\\[dt]?binom\s*(?=\{)")
 _FACTORIAL = re.compile(r"(\d+)\s*!")
 
 
@@ -207,6 +210,8 @@ def locate_answer(completion: str, params: MathParams) -> tuple[Answer | None, s
     tail = extract.after_think(completion)
     if tail is None:
         return None, "the <think> section is never closed"
+    if params.answer_tags and tail.rfind(extract.ANSWER_OPEN) > tail.rfind(extract.ANSWER_CLOSE):
+        return None, "the last <answer> tag is never closed (cut off?)"
     tag = extract.answer_tag(tail) if params.answer_tags else None
     scope = tail if tag is None else tag
     boxes = extract.final_boxes(scope)
@@ -217,12 +222,18 @@ def locate_answer(completion: str, params: MathParams) -> tuple[Answer | None, s
     if extract.has_box(scope):
         return None, "the last \\boxed has no closed {…} argument (cut off?)"
     if tag is not None:
-        return (Answer(tag.strip(), "tag"), "") if tag.strip() else (None, "empty <answer></answer>")
+        if not tag.strip():
+            return None, "empty <answer></answer>"
+        if _PROSE.search(tag):  # "<answer>The answer is $54\\pi$.</answer>"
+            return Answer(extract.answer_line(tag[-MAX_TEXT_CHARS:]) or tag.strip(), "tag"), ""
+        return Answer(tag.strip(), "tag"), ""
     if not tail.strip():
         return None, "nothing after </think>"
     text = tail[-MAX_TEXT_CHARS:]
     if params.fallback == "answer_line":
         line = extract.answer_line(text)
+        if line and _PROSE.search(line):  # "42 apples and 3 oranges": its last formula or number, as Math-Verify
+            line = extract.last_formula(line) or extract.last_number(line) or line
         return (Answer(line, "line"), "") if line else (None, "no answer statement or formula in the final text")
     if params.fallback == "last_number":
         number = extract.last_number(text)
@@ -245,7 +256,7 @@ def parse_gold(gold: str) -> ParsedGold:
         value = boxed
     else:
         value = gold
-    value = value.strip()
+    value = extract.strip_math_delimiters(value)
     if not value:
         return ParsedGold(problem=f"empty answer in {_clip(gold)!r}")
     if len(value) > MAX_ANSWER_CHARS:
@@ -263,7 +274,9 @@ def parse_gold(gold: str) -> ParsedGold:
         number = numeric.parse_number(value)
     except numeric.TooLarge as exc:
         return ParsedGold(problem=str(exc))
-    if number is None:
+    if number is None and (numeric.parse_group(value) is not None or _assignments(value)):
+        shown = value  # a list, set, tuple, interval or system of numbers: the fast path reads it
+    elif number is None:
         values, problem = _gold_values(value)
         if problem:
             return ParsedGold(problem=problem)
@@ -321,9 +334,17 @@ def _compare_math(gold: ParsedGold, answer: str, strict: bool, rel_tol: float | 
         if not (strict and renamed):  # strict: Math-Verify decides whether "y = 3" answers "x = 3"
             same = numeric.equal(gold.number, number, rel_tol)
             return Outcome(1.0 if same else 0.0, "" if same else "answer differs from the gold answer", "numeric")
+    if gold.number is not None and not _MATHY_TEXT.search(answer):
+        return Outcome(0.0, "no number or formula in the answer", "numeric")
     system = _compare_systems(gold.value, answer, strict, rel_tol)
     if system is not None:
         return system
+    gold_group = numeric.parse_group(gold.value) if gold.number is None else None
+    if gold_group is not None:
+        pred_group = numeric.parse_group(answer)
+        equal = None if pred_group is None else numeric.groups_equal(gold_group, pred_group, rel_tol)
+        if equal is not None:
+            return Outcome(1.0 if equal else 0.0, "" if equal else "answer differs from the gold answer", "numeric")
     problem = _too_complex(answer)
     if problem:
         return Outcome(0.0, f"answer exceeds evaluation limits: {problem}", "cap")
@@ -500,6 +521,14 @@ def _too_complex(formula: str) -> str:
     for m in _FACTORIAL.finditer(formula):
         if len(m.group(1)) > 4 or int(m.group(1)) > numeric.MAX_FACTORIAL:
             return f"factorial of {m.group(1)[:20]}"
+    for m in _BINOMIAL.finditer(formula):
+        top = _group_at(formula, m.end())
+        try:
+            n = numeric.parse_number(top)
+        except numeric.TooLarge:
+            n = numeric.Number(math.inf)
+        if n is not None and numeric.magnitude(n.value) > numeric.MAX_FACTORIAL:
+            return f"a binomial coefficient of {_clip(top)}"
     for m in _EXPONENT.finditer(formula):
         exponent = _group_at(formula, m.start(1)) if m.group(1) == "{" else m.group(1)
         if exponent.count("^") >= MAX_TOWER:

@@ -8,17 +8,22 @@ None and the caller goes the sympy way. It never hangs: the input is capped, pow
 are bounded, and a value that would be too large raises :class:`TooLarge` so that the caller can
 refuse the answer instead of handing it to sympy.
 
-Values are exact (``Fraction``) while only rationals are involved, and a ``float`` otherwise. A
+Values are exact (``Fraction``) while only rationals are involved, and a ``float`` (``complex``
+with ``i``) otherwise. A
 value written with a decimal point (``0.5``, ``1.2e5``) is *approximate*: as in Math-Verify, two
 values of which one is approximate are equal when they agree to 6 decimal places.
 """
 
 from __future__ import annotations
 
+import cmath
 import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Literal
+
+from .extract import strip_math_delimiters
 
 MAX_CHARS = 200  # the fast path is for short answers; longer ones go to sympy (under its own caps)
 MAX_EXPONENT = 10_000  # |n| in a^n; beyond it a value is refused (10^{10^{10}} and friends)
@@ -29,18 +34,21 @@ FLOAT_REL_TOL = 1e-12  # two closed forms (no decimal point) evaluated in floati
 _CANCELLATION = 1e6  # an intermediate this many times larger than the result: floats can't be trusted
 
 
+Value = Fraction | float | complex
+
+
 class TooLarge(ValueError):
     """The expression's value is too large (or too deeply built) to evaluate safely."""
 
 
 @dataclass(frozen=True)
 class Number:
-    value: Fraction | float
+    value: Value
     approximate: bool = False  # written with a decimal point or an exponent
     percent: bool = False  # written with a % sign (value as written, not divided by 100)
     variable: str = ""  # "x" for "x = 3"
 
-    def readings(self) -> tuple[Fraction | float, ...]:
+    def readings(self) -> tuple[Value, ...]:
         """The values this answer may stand for: 50% is 50 or 0.5."""
         if not self.percent:
             return (self.value,)
@@ -59,37 +67,46 @@ def equal(gold: Number, pred: Number, rel_tol: float | None = None) -> bool:
         return False
 
 
-def _close(g: Fraction | float, p: Fraction | float, approximate: bool, rel_tol: float | None) -> bool:
+def _close(g: Value, p: Value, approximate: bool, rel_tol: float | None) -> bool:
     if g == p:
         return True
-    gap, scale = abs(float(g) - float(p)), max(abs(float(g)), abs(float(p)))
+    gap, scale = abs(complex(g) - complex(p)), max(abs(complex(g)), abs(complex(p)))
     if rel_tol is not None and gap <= rel_tol * scale:
         return True
     if approximate:
         return _rounded(g) == _rounded(p)
-    if isinstance(g, float) or isinstance(p, float):
+    if not (isinstance(g, Fraction) and isinstance(p, Fraction)):
         return gap <= FLOAT_REL_TOL * scale
     return False
 
 
-def _rounded(x: Fraction | float) -> Fraction:
-    return round(Fraction(x), DECIMAL_PLACES)
+def _rounded(x: Value) -> tuple[Fraction, Fraction]:
+    z = complex(x) if isinstance(x, complex) else complex(0)
+    real = Fraction(x) if not isinstance(x, complex) else Fraction(z.real)
+    return round(real, DECIMAL_PLACES), round(Fraction(z.imag), DECIMAL_PLACES)
 
 
 # --- normalization: the surface forms around a number -------------------------------------------
 
 _DROP = re.compile(r"\\left|\\right|\\!|\\;|\\:|\\ |\\displaystyle|~")
-_UNIT_TEXT = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox|operatorname)\s*\{([^{}]*)\}")
+_UNIT_TEXT = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox|operatorname)\s*\{([^{}]*)\}(\^\s*\{?[23]\}?)?")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
 _PERCENT = re.compile(r"\s*\\?%$")
 _THIN_SPACE = re.compile(r"(?<=\d)(?:\\,|\{,\}|\s)(?=\d{3}(?!\d))")
 _THOUSANDS = re.compile(r"\b\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d+)?")
 _ASSIGN = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*=\s*(?!=)")
 _DOLLAR = re.compile(r"^(?:\\\$|\$)\s*")
-_TRAILING_WORDS = re.compile(r"(?<=[\d}.)])\s+([A-Za-z][A-Za-z .^2-3]*)$")
+_TRAILING_WORDS = re.compile(r"(?<=[\w}.)])\s+([A-Za-z]{2,}[A-Za-z .^2-3]*|[mgsLhKNJWV](?:\^[23])?)$")
 _MATH_WORDS = frozenset(
     {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "mod", "and", "or", "i", "e"}
 )
+
+
+def _unit_text(match: re.Match[str]) -> str:
+    """``\\text{ cm}`` after a number is a unit and goes; ``\\text{ and }`` and ``\\text{5}`` stay."""
+    inner = match.group(1)
+    keep = inner.strip() in ("and", "or", ",") or any(ch.isdigit() for ch in inner)
+    return f" {inner}{match.group(2) or ''} " if keep else " "  # a unit goes with its ^2
 
 
 def parse_number(text: str) -> Number | None:
@@ -97,11 +114,12 @@ def parse_number(text: str) -> Number | None:
 
     Raises :class:`TooLarge` for a number too large to evaluate (``10^{10^{10}}``).
     """
-    s = text.strip()
+    s = strip_math_delimiters(text)
     if not s or len(s) > MAX_CHARS:
         return None
     s = _DROP.sub("", s).replace("\u2212", "-").replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    s = _UNIT_TEXT.sub(lambda m: " " + m.group(1) + " ", s).strip()
+    s = _THIN_SPACE.sub("", s).replace("\\,", " ")
+    s = _UNIT_TEXT.sub(_unit_text, s).strip()
     s = s.rstrip(".").strip()
     variable = ""
     match = _ASSIGN.match(s)
@@ -137,6 +155,92 @@ def parse_number(text: str) -> Number | None:
     return Number(value, approximate=approximate, percent=percent, variable=variable)
 
 
+# --- lists, sets, tuples and intervals of numbers -------------------------------------------------
+
+_LIST_WORDS = re.compile(r"\s*(?:\\text\{\s*(?:and|or)\s*\}|\b(?:and|or)\b)\s*")
+_INFINITY = {"\\infty": math.inf, "+\\infty": math.inf, "-\\infty": -math.inf, "∞": math.inf, "-∞": -math.inf}
+MAX_ITEMS = 20
+
+
+@dataclass(frozen=True)
+class Group:
+    """``-3, 2`` and ``\\{1, 2\\}`` (unordered); ``(1, 2)``, ``[1, 2)``, ``(-\\infty, 3]`` (ordered, with brackets)."""
+
+    kind: Literal["unordered", "ordered"]
+    brackets: str
+    items: tuple[Number, ...]
+    variable: str = ""  # "x = 2, x = 5": the roots of one variable
+
+
+def parse_group(text: str) -> Group | None:
+    """A flat collection of numbers, or None (a number alone is a group of one)."""
+    s = _DROP.sub("", strip_math_delimiters(text)).strip().rstrip(".").strip()
+    if len(s) > MAX_CHARS * 2:
+        return None
+    number = parse_number(s)
+    if number is not None:
+        return Group("unordered", "", (number,), number.variable)
+    if s.startswith("\\{") and s.endswith("\\}"):
+        kind, brackets, inner = "unordered", "{}", s[2:-2]
+    elif s[:1] in "([" and s[-1:] in ")]":
+        kind, brackets, inner = "ordered", s[0] + s[-1], s[1:-1]
+    else:
+        kind, brackets, inner = "unordered", "", _LIST_WORDS.sub(",", s)  # "x = 2 \\text{ or } x = 5"
+    parts = _split_top_level(inner)
+    if parts is None or len(parts) < 2 or len(parts) > MAX_ITEMS:
+        return None
+    items: list[Number] = []
+    for part in parts:
+        infinity = _INFINITY.get(part.replace(" ", ""))
+        item = Number(infinity) if infinity is not None else parse_number(part)
+        if item is None or item.percent:
+            return None
+        items.append(item)
+    if len({item.variable for item in items}) > 1:
+        return None  # "x = 1, y = 2" is a system, not a list of roots
+    return Group(kind, brackets, tuple(items), items[0].variable)  # type: ignore[arg-type]
+
+
+def groups_equal(gold: Group, pred: Group, rel_tol: float | None = None) -> bool | None:
+    """Whether two groups are the same answer; None when their kinds or variables differ (sympy decides)."""
+    if gold.variable and pred.variable and gold.variable != pred.variable:
+        return None
+    if len(gold.items) != len(pred.items) and min(len(gold.items), len(pred.items)) == 1:
+        return False  # one value against a pair, an interval or a list
+    if gold.kind != pred.kind:
+        return None
+    if len(gold.items) != len(pred.items):
+        return False
+    if gold.kind == "ordered":
+        return gold.brackets == pred.brackets and all(
+            equal(g, p, rel_tol) for g, p in zip(gold.items, pred.items, strict=True)
+        )
+    unmatched = list(pred.items)
+    for g in gold.items:
+        match = next((i for i, p in enumerate(unmatched) if equal(g, p, rel_tol)), None)
+        if match is None:
+            return False
+        unmatched.pop(match)
+    return True
+
+
+def _split_top_level(text: str) -> list[str] | None:
+    parts: list[str] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(text):
+        if ch in "{([":
+            depth += 1
+        elif ch in "})]":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts if depth == 0 and all(parts) else None
+
+
 # --- the evaluator -------------------------------------------------------------------------------
 
 
@@ -146,10 +250,8 @@ class _NotSimple(Exception):
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
-    r"|(?P<cmd>\\[A-Za-z]+)|(?P<op>[-+*/^(){}\[\]!])|(?P<pi>π))"
+    r"|(?P<cmd>\\[A-Za-z]+)|(?P<op>[-+*/^(){}\[\]!])|(?P<pi>π)|(?P<imag>i(?![A-Za-z])))"
 )
-
-Value = Fraction | float
 
 
 class _Parser:
@@ -178,8 +280,13 @@ class _Parser:
         value = self.expr()
         if self.i != len(self.tokens):
             raise _NotSimple
-        if isinstance(value, float):
-            if not math.isfinite(value):
+        if isinstance(value, complex):
+            if not cmath.isfinite(value):
+                raise TooLarge("not a finite number")
+            if value.imag == 0:
+                value = value.real
+        if isinstance(value, (float, complex)):
+            if isinstance(value, float) and not math.isfinite(value):
                 raise TooLarge("not a finite number")
             if self.largest > _CANCELLATION * max(abs(value), 1e-300):
                 raise _NotSimple  # cancellation: let sympy decide
@@ -231,7 +338,7 @@ class _Parser:
             elif tok[1] in ("/", "\\div"):
                 self.i += 1
                 value = self.note(_divide(value, self.unary()))
-            elif tok[0] == "pi" or tok[1] in ("\\pi", "\\sqrt", "\\frac", "(", "{"):
+            elif tok[0] in ("pi", "imag") or tok[1] in ("\\pi", "\\sqrt", "\\frac", "(", "{"):
                 value = self.note(value * self.power())  # implicit product: 3\sqrt{2}, 2\pi, 2(3)
             else:
                 return value
@@ -296,6 +403,8 @@ class _Parser:
             return self.note(Fraction(int(text)))
         if kind == "pi" or text == "\\pi":
             return math.pi
+        if kind == "imag":
+            return 1j
         if text in ("(", "{", "["):
             closing = {"(": ")", "{": "}", "[": "]"}[text]
             if text == "[":
@@ -342,13 +451,15 @@ def _divide(a: Value, b: Value) -> Value:
         raise _NotSimple  # 1/0: sympy's zoo, or an error; not the fast path's call
     if isinstance(a, Fraction) and isinstance(b, Fraction):
         return a / b
+    if isinstance(a, complex) or isinstance(b, complex):
+        return complex(a) / complex(b)
     return float(a) / float(b)
 
 
 def magnitude(x: Value) -> float:
     """|x| as a float; inf when it is beyond floating point."""
     try:
-        return abs(float(x))
+        return abs(complex(x)) if isinstance(x, complex) else abs(float(x))
     except OverflowError:
         return math.inf
 
@@ -357,7 +468,11 @@ def _power(base: Value, exponent: Value) -> Value:
     if magnitude(exponent) > MAX_EXPONENT:
         if base in (0, 1):
             return base
-        raise TooLarge(f"exponent {float(exponent):g} is too large")
+        raise TooLarge(f"exponent {magnitude(exponent):g} is too large")
+    if isinstance(base, complex) or isinstance(exponent, complex):
+        if not (isinstance(exponent, Fraction) and exponent.denominator == 1 and abs(exponent) <= 64):
+            raise _NotSimple
+        return complex(base) ** int(exponent)
     if isinstance(exponent, Fraction) and exponent.denominator == 1:
         if base == 0 and exponent <= 0:
             raise _NotSimple  # 0^0, 0^-1
@@ -375,6 +490,8 @@ def _power(base: Value, exponent: Value) -> Value:
 
 
 def _root(value: Value, index: Value) -> Value:
+    if isinstance(value, complex):
+        raise _NotSimple
     if not (isinstance(index, Fraction) and index.denominator == 1 and 2 <= index <= 64):
         raise _NotSimple
     n = int(index)
