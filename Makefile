@@ -30,6 +30,7 @@ lint: install
 
 bench: install
 	$(PY) bench/bench_score.py
+	$(PY) bench/bench_math.py
 
 serve: install
 	$(VENV)/bin/rlvr serve

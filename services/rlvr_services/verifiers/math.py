@@ -274,8 +274,10 @@ def parse_gold(gold: str) -> ParsedGold:
         number = numeric.parse_number(value)
     except numeric.TooLarge as exc:
         return ParsedGold(problem=str(exc))
-    if number is None and (numeric.parse_group(value) is not None or _assignments(value)):
-        shown = value  # a list, set, tuple, interval or system of numbers: the fast path reads it
+    if number is None and (
+        numeric.parse_group(value) is not None or _assignments(value) or numeric.is_expression(value)
+    ):
+        shown = value  # numbers in a list, set, tuple, interval or system, or a polynomial: the fast path reads it
     elif number is None:
         values, problem = _gold_values(value)
         if problem:
@@ -348,6 +350,9 @@ def _compare_math(gold: ParsedGold, answer: str, strict: bool, rel_tol: float | 
     problem = _too_complex(answer)
     if problem:
         return Outcome(0.0, f"answer exceeds evaluation limits: {problem}", "cap")
+    identical = numeric.expressions_equal(gold.value, answer, strict=strict)
+    if identical is not None:
+        return Outcome(1.0 if identical else 0.0, "" if identical else "answer differs from the gold answer", "numeric")
     gold_values, gold_problem = _gold_values(gold.value)
     if gold_problem:  # a plain number to the fast path that Math-Verify cannot read: rare, not the model's fault
         return Outcome(0.0, f"the gold answer has no Math-Verify form: {gold_problem}", "math_verify")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import cmath
 import math
+import random
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -114,6 +115,26 @@ def parse_number(text: str) -> Number | None:
 
     Raises :class:`TooLarge` for a number too large to evaluate (``10^{10^{10}}``).
     """
+    normalized = _normalized(text)
+    if normalized is None:
+        return None
+    s, variable, percent = normalized
+    try:
+        evaluated = _Parser(s).parse()
+    except _NotSimple:
+        return None
+    except (ZeroDivisionError, OverflowError, ValueError) as exc:
+        if isinstance(exc, TooLarge):
+            raise
+        return None  # beyond floating point, or undefined: sympy decides
+    if evaluated is None:
+        return None
+    value, approximate = evaluated
+    return Number(value, approximate=approximate, percent=percent, variable=variable)
+
+
+def _normalized(text: str) -> tuple[str, str, bool] | None:
+    """The bare formula of an answer, the variable it is assigned to ("x = …") and whether it had a %."""
     s = strip_math_delimiters(text)
     if not s or len(s) > MAX_CHARS:
         return None
@@ -141,18 +162,62 @@ def parse_number(text: str) -> Number | None:
     s = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), s)
     if not s or "=" in s or "," in s:
         return None
+    return s, variable, percent
+
+
+# --- expressions in variables: identity testing at random rational points -------------------------
+
+_POINTS = 3  # agreeing values at this many random points count as the same expression
+_POINT_SEED = 20_261_125  # fixed: the same input always gets the same verdict
+
+
+def expressions_equal(gold: str, pred: str, *, strict: bool = True) -> bool | None:
+    """Whether two polynomial or rational expressions (``2x + 3``, ``y = (x+1)^2``) are identical.
+
+    Both are evaluated exactly at random rational points: different values prove them different, and
+    equal values at several points make them equal with overwhelming probability (Schwartz-Zippel).
+    None when this path cannot tell (other variables, roots, functions, relations): sympy decides.
+    """
+    g, p = _normalized(gold), _normalized(pred)
+    if g is None or p is None or g[2] or p[2]:
+        return None
+    names, pred_names = _variables(g[0]), _variables(p[0])
+    if names and not pred_names and parse_number(pred) is not None:
+        return False  # a number for an expression in variables
+    if not names or names != pred_names:
+        return None
+    if strict and g[1] and p[1] and g[1] != p[1]:
+        return None
+    rng = random.Random(_POINT_SEED)
+    agreed = 0
+    for _ in range(3 * _POINTS):
+        env = {n: Fraction(rng.randint(-(10**6), 10**6), rng.randint(1, 97)) for n in sorted(names)}
+        try:
+            a, b = _Parser(g[0], env).parse(), _Parser(p[0], env).parse()
+        except _NotSimple:
+            return None
+        except (ZeroDivisionError, OverflowError, ValueError):  # TooLarge included: try another point
+            continue
+        if a is None or b is None or not (isinstance(a[0], Fraction) and isinstance(b[0], Fraction)):
+            return None
+        if a[0] != b[0]:
+            return False
+        agreed += 1
+        if agreed == _POINTS:
+            return True
+    return None
+
+
+def is_expression(text: str) -> bool:
+    """Whether ``text`` is an expression in variables that :func:`expressions_equal` can evaluate."""
+    return expressions_equal(text, text) is True
+
+
+def _variables(formula: str) -> frozenset[str]:
     try:
-        evaluated = _Parser(s).parse()
+        return frozenset(text for kind, text in _Parser(formula).tokens if kind == "var")
     except _NotSimple:
-        return None
-    except (ZeroDivisionError, OverflowError, ValueError) as exc:
-        if isinstance(exc, TooLarge):
-            raise
-        return None  # beyond floating point, or undefined: sympy decides
-    if evaluated is None:
-        return None
-    value, approximate = evaluated
-    return Number(value, approximate=approximate, percent=percent, variable=variable)
+        return frozenset()
 
 
 # --- lists, sets, tuples and intervals of numbers -------------------------------------------------
@@ -196,9 +261,10 @@ def parse_group(text: str) -> Group | None:
         if item is None or item.percent:
             return None
         items.append(item)
-    if len({item.variable for item in items}) > 1:
+    if len({item.variable for item in items if item.variable}) > 1:
         return None  # "x = 1, y = 2" is a system, not a list of roots
-    return Group(kind, brackets, tuple(items), items[0].variable)  # type: ignore[arg-type]
+    variable = next((item.variable for item in items if item.variable), "")
+    return Group(kind, brackets, tuple(items), variable)  # type: ignore[arg-type]
 
 
 def groups_equal(gold: Group, pred: Group, rel_tol: float | None = None) -> bool | None:
@@ -250,7 +316,7 @@ class _NotSimple(Exception):
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
-    r"|(?P<cmd>\\[A-Za-z]+)|(?P<op>[-+*/^(){}\[\]!])|(?P<pi>π)|(?P<imag>i(?![A-Za-z])))"
+    r"|(?P<cmd>\\[A-Za-z]+)|(?P<op>[-+*/^(){}\[\]!])|(?P<pi>π)|(?P<imag>i(?![A-Za-z]))|(?P<var>[a-dA-Df-hF-HJ-Zj-z]))"
 )
 
 
@@ -258,7 +324,8 @@ class _Parser:
     """expr := term (('+'|'-') term)* ; term := unary (('*'|'/'|implicit) unary)* ;
     unary := ('-'|'+') unary | power ; power := postfix ('^' unary_atom)? ; postfix := atom '!'?"""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, env: dict[str, Fraction] | None = None) -> None:
+        self.env = env  # values of the variables; without it a variable is outside the grammar
         self.tokens: list[tuple[str, str]] = []
         pos = 0
         while pos < len(text):
@@ -338,7 +405,7 @@ class _Parser:
             elif tok[1] in ("/", "\\div"):
                 self.i += 1
                 value = self.note(_divide(value, self.unary()))
-            elif tok[0] in ("pi", "imag") or tok[1] in ("\\pi", "\\sqrt", "\\frac", "(", "{"):
+            elif tok[0] in ("pi", "imag", "var") or tok[1] in ("\\pi", "\\sqrt", "\\frac", "(", "{"):
                 value = self.note(value * self.power())  # implicit product: 3\sqrt{2}, 2\pi, 2(3)
             else:
                 return value
@@ -405,6 +472,10 @@ class _Parser:
             return math.pi
         if kind == "imag":
             return 1j
+        if kind == "var":
+            if self.env is None:
+                raise _NotSimple
+            return self.env[text]
         if text in ("(", "{", "["):
             closing = {"(": ")", "{": "}", "[": "]"}[text]
             if text == "[":

@@ -1,0 +1,88 @@
+"""The math verifier's fast path on its own: exact values, refusals, groups and expression identity."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from rlvr_services.verifiers.numeric import (
+    TooLarge,
+    equal,
+    expressions_equal,
+    groups_equal,
+    parse_group,
+    parse_number,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1,234", Fraction(1234)),  # thousands separators
+        ("1{,}000", Fraction(1000)),  # LaTeX-braced separator (Math-Verify reads 1)
+        ("1\\,000", Fraction(1000)),  # thin space (Math-Verify reads 1*0)
+        ("\\dfrac12", Fraction(1, 2)),  # single-digit \frac arguments
+        ("\\$18.00", Fraction(18)),  # dollars
+        ("12 \\text{ cm}^2", Fraction(12)),  # a unit with its exponent is dropped, not squared
+        ("1.2e5", Fraction(120000)),  # scientific notation (Math-Verify reads 1.2*E*5)
+        ("2^{-1}", Fraction(1, 2)),
+        ("\\sqrt[3]{27}", Fraction(3)),  # exact roots stay exact
+        ("10!", Fraction(3628800)),
+    ],
+)
+def test_exact_values(text: str, value: Fraction) -> None:
+    number = parse_number(text)
+    assert number is not None and number.value == value
+
+
+@pytest.mark.parametrize("text", ["x+1", "(1,2)", "2 and 3", "e", "2^10", "\\sin 3", "1/0", "2 pi"])
+def test_outside_the_grammar_goes_to_sympy(text: str) -> None:
+    assert parse_number(text) is None
+
+
+@pytest.mark.parametrize("text", ["10^{10^{10}}", "9^{9^{9^{9}}}", "100000!", "2^{100000}", "1e99999"])
+def test_refused_before_evaluation(text: str) -> None:
+    with pytest.raises(TooLarge):
+        parse_number(text)
+
+
+def test_rounding_rule_and_tolerance() -> None:
+    third, six, four = parse_number("\\frac13"), parse_number("0.333333"), parse_number("0.3333")
+    pi, rounded = parse_number("\\pi"), parse_number("3.14")
+    assert third and six and four and pi and rounded
+    assert equal(third, six) and not equal(third, four)  # 6 decimal places, as Math-Verify
+    assert not equal(pi, rounded) and equal(pi, rounded, rel_tol=0.01)
+    big, bigger = parse_number("1000000"), parse_number("1000001")
+    assert big and bigger and not equal(big, bigger)  # integers get no tolerance by default
+    half, percent = parse_number("0.5"), parse_number("50\\%")
+    assert half and percent and equal(half, percent)  # 50% reads as 50 or as 0.5
+
+
+def test_groups() -> None:
+    def same(a: str, b: str) -> bool | None:
+        ga, gb = parse_group(a), parse_group(b)
+        assert ga is not None and gb is not None
+        return groups_equal(ga, gb)
+
+    assert same("-3, 2", "2, -3") is True  # a list of roots is unordered
+    assert same("\\{1, 2\\}", "\\{2, 1\\}") is True
+    assert same("(3, 4)", "(4, 3)") is False  # a pair is ordered
+    assert same("[1, 2)", "(1, 2)") is False  # interval ends matter
+    assert same("(-\\infty, 3]", "(-\\infty, 3]") is True
+    assert same("-7, 9", "9") is False  # one root of two
+    assert same("2, 5", "x = 2 \\text{ or } x = 5") is True
+    assert same("\\{1, 2\\}", "(1, 2)") is None  # a set against a pair: sympy and the strict rule decide
+
+
+def test_expression_identity() -> None:
+    assert expressions_equal("(x+1)^2", "x^2 + 2x + 1") is True
+    assert expressions_equal("x^2 - 1", "(x-1)(x+1)") is True
+    assert expressions_equal("y = -4x + 2", "y = 2 - 4x") is True
+    assert expressions_equal("y = x + 4", "y = x - 4") is False
+    assert expressions_equal("2x + 3", "3") is False  # a number for an expression
+    assert expressions_equal("y = 2x", "z = 2x", strict=True) is None  # renamed: Math-Verify decides
+    assert expressions_equal("2x", "2y") is None  # other variables
+    assert expressions_equal("\\sqrt{x}", "x^{1/2}") is None  # not rational at rational points
+    # the same input always gets the same verdict (fixed points, no unseeded randomness)
+    assert {expressions_equal("a^3 - b^3", "(a-b)(a^2+ab+b^2)") for _ in range(5)} == {True}
