@@ -86,3 +86,10 @@ def test_expression_identity() -> None:
     assert expressions_equal("\\sqrt{x}", "x^{1/2}") is None  # not rational at rational points
     # the same input always gets the same verdict (fixed points, no unseeded randomness)
     assert {expressions_equal("a^3 - b^3", "(a-b)(a^2+ab+b^2)") for _ in range(5)} == {True}
+
+
+def test_mixed_numbers_and_tiny_decimals() -> None:
+    mixed, improper = parse_number("10\\frac{1}{2}"), parse_number("\\frac{21}{2}")
+    assert mixed and improper and equal(mixed, improper)  # ten and a half, not 10 * 1/2
+    tiny, ten_times_smaller = parse_number("0.00000050"), parse_number("5.0 \\times 10^{-8}")
+    assert tiny and ten_times_smaller and not equal(tiny, ten_times_smaller)  # both round to 0.000000

@@ -31,6 +31,7 @@ MAX_EXPONENT = 10_000  # |n| in a^n; beyond it a value is refused (10^{10^{10}} 
 MAX_EXACT_BITS = 16_384  # about 4,900 digits: exact rationals larger than this are refused
 MAX_FACTORIAL = 1_000
 DECIMAL_PLACES = 6  # Math-Verify's float_rounding
+APPROXIMATE_REL_TOL = 1e-5  # and within this relative difference (6 decimal places say nothing about 1e-7)
 FLOAT_REL_TOL = 1e-12  # two closed forms (no decimal point) evaluated in floating point
 _CANCELLATION = 1e6  # an intermediate this many times larger than the result: floats can't be trusted
 
@@ -74,8 +75,8 @@ def _close(g: Value, p: Value, approximate: bool, rel_tol: float | None) -> bool
     gap, scale = abs(complex(g) - complex(p)), max(abs(complex(g)), abs(complex(p)))
     if rel_tol is not None and gap <= rel_tol * scale:
         return True
-    if approximate:
-        return _rounded(g) == _rounded(p)
+    if approximate:  # Math-Verify's 6 decimal places, but not for tiny values: 5e-7 is not 5e-8
+        return _rounded(g) == _rounded(p) and gap <= APPROXIMATE_REL_TOL * scale
     if not (isinstance(g, Fraction) and isinstance(p, Fraction)):
         return gap <= FLOAT_REL_TOL * scale
     return False
@@ -98,6 +99,7 @@ _THOUSANDS = re.compile(r"\b\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d+)?")
 _ASSIGN = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*=\s*(?!=)")
 _DOLLAR = re.compile(r"^(?:\\\$|\$)\s*")
 _TRAILING_WORDS = re.compile(r"(?<=[\w}.)])\s+([A-Za-z]{2,}[A-Za-z .^2-3]*|[mgsLhKNJWV](?:\^[23])?)$")
+_MIXED_NUMBER = re.compile(r"(-?)\s*(\d+)\s*\\frac\s*\{(\d+)\}\s*\{(\d+)\}")
 _MATH_WORDS = frozenset(
     {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "mod", "and", "or", "i", "e"}
 )
@@ -162,6 +164,10 @@ def _normalized(text: str) -> tuple[str, str, bool] | None:
     s = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), s)
     if not s or "=" in s or "," in s:
         return None
+    mixed = _MIXED_NUMBER.fullmatch(s)
+    if mixed:  # 10\frac{1}{2} is ten and a half, not five
+        sign, whole, num, den = mixed.groups()
+        s = f"{sign}({whole} + {num}/{den})"
     return s, variable, percent
 
 
