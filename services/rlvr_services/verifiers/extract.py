@@ -164,9 +164,7 @@ def answer_line(text: str) -> str | None:
 
     ``text`` should already be bounded (the verifier passes the last few thousand characters).
     """
-    phrase = None
-    for phrase in _ANSWER_PHRASE.finditer(text):  # noqa: B007 - the last match is wanted
-        pass
+    phrase = _last_match(_ANSWER_PHRASE, text)
     if phrase is not None:
         rest = text[phrase.end() :].lstrip(" \t*")
         if rest.startswith("\n"):
@@ -175,9 +173,9 @@ def answer_line(text: str) -> str | None:
     for line in reversed(text.splitlines()):
         if not _MATHY.search(line):
             continue
-        formulas = [next(g for g in m.groups() if g is not None) for m in _INLINE_FORMULA.finditer(line)]
-        if formulas:
-            return formulas[-1].strip()
+        formula = last_formula(line)
+        if formula is not None:
+            return formula
         cut = max(line.rfind("="), line.rfind(" is "))
         if cut >= 0 and _MATHY.search(line, cut):
             line = line[cut + (1 if line[cut] == "=" else 4) :]
@@ -192,23 +190,29 @@ def _first_sentence(text: str) -> str:
     text = _MARKUP_TAG.sub(" ", text).strip()
     end = _SENTENCE_END.search(text)
     sentence = (text if end is None else text[: end.start()])[:MAX_LINE_CHARS].strip(" \t*")
-    formulas = [m for m in _INLINE_FORMULA.finditer(sentence)]
-    if len(formulas) == 1:
-        return next(g for g in formulas[0].groups() if g is not None).strip()
-    return sentence
+    formulas = list(_INLINE_FORMULA.finditer(sentence))
+    return _formula_text(formulas[0]) if len(formulas) == 1 else sentence
 
 
 def last_formula(text: str) -> str | None:
     """The content of the last ``$…$``, ``\\(…\\)`` or ``\\[…\\]`` in ``text``, or None."""
-    found = None
-    for found in _INLINE_FORMULA.finditer(text):  # noqa: B007 - the last match is wanted
-        pass
-    return None if found is None else next(g for g in found.groups() if g is not None).strip()
+    found = _last_match(_INLINE_FORMULA, text)
+    return None if found is None else _formula_text(found)
+
+
+def _formula_text(match: re.Match[str]) -> str:
+    """What is inside the delimiters of an ``_INLINE_FORMULA`` match."""
+    return next(g for g in match.groups() if g is not None).strip()
 
 
 def last_number(text: str) -> str | None:
     """The last number in ``text`` ("1,234", "-0.5", "3/4"), or None."""
-    found = None
-    for found in _NUMBER.finditer(text):  # noqa: B007 - the last match is wanted
-        pass
+    found = _last_match(_NUMBER, text)
     return None if found is None else found.group()
+
+
+def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    found = None
+    for found in pattern.finditer(text):  # noqa: B007 - the last match is wanted
+        pass
+    return found

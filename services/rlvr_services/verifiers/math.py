@@ -149,6 +149,7 @@ class ParsedGold:
     kind: Literal["math", "choice", "text"] = "math"
     key: str = ""  # normalized form: the string fast path, or the text / letter to match
     number: numeric.Number | None = None  # the fast path's value, when the gold is a plain number
+    group: numeric.Group | None = None  # ... or a flat list, set, tuple or interval of numbers
     shown: str = ""
     problem: str = ""  # set when the gold cannot be used
 
@@ -274,9 +275,8 @@ def parse_gold(gold: str) -> ParsedGold:
         number = numeric.parse_number(value)
     except numeric.TooLarge as exc:
         return ParsedGold(problem=str(exc))
-    if number is None and (
-        numeric.parse_group(value) is not None or _assignments(value) or numeric.is_expression(value)
-    ):
+    group = numeric.parse_group(value) if number is None else None
+    if number is None and (group is not None or _assignments(value) or numeric.is_expression(value)):
         shown = value  # numbers in a list, set, tuple, interval or system, or a polynomial: the fast path reads it
     elif number is None:
         values, problem = _gold_values(value)
@@ -286,7 +286,7 @@ def parse_gold(gold: str) -> ParsedGold:
     else:
         shown = str(number.value) if isinstance(number.value, Fraction) else value
         shown += "%" if number.percent else ""
-    return ParsedGold(value, "math", _normalize(value), number, _clip(shown))
+    return ParsedGold(value, "math", _normalize(value), number, group, _clip(shown))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -341,10 +341,9 @@ def _compare_math(gold: ParsedGold, answer: str, strict: bool, rel_tol: float | 
     system = _compare_systems(gold.value, answer, strict, rel_tol)
     if system is not None:
         return system
-    gold_group = numeric.parse_group(gold.value) if gold.number is None else None
-    if gold_group is not None:
+    if gold.group is not None:
         pred_group = numeric.parse_group(answer)
-        equal = None if pred_group is None else numeric.groups_equal(gold_group, pred_group, rel_tol)
+        equal = None if pred_group is None else numeric.groups_equal(gold.group, pred_group, rel_tol)
         if equal is not None:
             return Outcome(1.0 if equal else 0.0, "" if equal else "answer differs from the gold answer", "numeric")
     problem = _too_complex(answer)

@@ -83,9 +83,8 @@ def _close(g: Value, p: Value, approximate: bool, rel_tol: float | None) -> bool
 
 
 def _rounded(x: Value) -> tuple[Fraction, Fraction]:
-    z = complex(x) if isinstance(x, complex) else complex(0)
-    real = Fraction(x) if not isinstance(x, complex) else Fraction(z.real)
-    return round(real, DECIMAL_PLACES), round(Fraction(z.imag), DECIMAL_PLACES)
+    real, imag = (Fraction(x.real), Fraction(x.imag)) if isinstance(x, complex) else (Fraction(x), Fraction(0))
+    return round(real, DECIMAL_PLACES), round(imag, DECIMAL_PLACES)
 
 
 # --- normalization: the surface forms around a number -------------------------------------------
@@ -430,15 +429,21 @@ class _Parser:
         exponent = self.exponent()
         return self.note(_power(base, exponent))
 
+    def braced(self) -> Value | None:
+        """A ``{…}`` group's value, or None when the next token does not open one."""
+        if not self.take("{"):
+            return None
+        value = self.expr()
+        self.expect("}")
+        return value
+
     def exponent(self) -> Value:
+        group = self.braced()
+        if group is not None:
+            return group
         tok = self.peek()
         if tok is None:
             raise _NotSimple
-        if tok[1] == "{":
-            self.i += 1
-            value = self.expr()
-            self.expect("}")
-            return value
         if tok[0] == "num" and tok[1].isdigit():
             # "2^10" in LaTeX is 2^1 followed by 0; only a single digit is the exponent
             self.i += 1
@@ -501,14 +506,12 @@ class _Parser:
 
     def argument(self) -> Value:
         """A command's argument: ``{…}`` or a single digit (``\\frac12``)."""
+        group = self.braced()
+        if group is not None:
+            return group
         tok = self.peek()
         if tok is None:
             raise _NotSimple
-        if tok[1] == "{":
-            self.i += 1
-            value = self.expr()
-            self.expect("}")
-            return value
         if tok[0] == "num" and tok[1].isdigit():
             digits = tok[1]
             if len(digits) == 1:
