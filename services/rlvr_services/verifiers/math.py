@@ -116,7 +116,7 @@ class MathParams(BaseModel):
         description=(
             "Accept numbers within this relative difference (e.g. 0.01 takes 3.14 for \\pi). Default: exact "
             "values must be equal, and a value written as a decimal matches when both round to the same "
-            "6 decimal places (Math-Verify's rule)."
+            "6 decimal places (Math-Verify's rule) and agree within 1e-5 relative."
         ),
     )
     choices: list[str] | None = Field(

@@ -11,7 +11,8 @@ refuse the answer instead of handing it to sympy.
 Values are exact (``Fraction``) while only rationals are involved, and a ``float`` (``complex``
 with ``i``) otherwise. A
 value written with a decimal point (``0.5``, ``1.2e5``) is *approximate*: as in Math-Verify, two
-values of which one is approximate are equal when they agree to 6 decimal places.
+values of which one is approximate are equal when they agree to 6 decimal places and within 1e-5
+relative (Math-Verify's rule alone calls 5e-7 and 5e-8 equal).
 """
 
 from __future__ import annotations
