@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml clients/pyproject.toml
+$(STAMP): requirements.lock pyproject.toml clients/pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e clients -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e clients -e sandbox -e .
 	@touch $(STAMP)
 	@echo "installed: $(VENV)/bin/rlvr"
 
@@ -25,7 +25,7 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
 lint: install
-	$(VENV)/bin/ruff check clients services tests bench
+	$(VENV)/bin/ruff check clients services sandbox tests bench
 	$(VENV)/bin/mypy
 
 bench: install

@@ -1,0 +1,148 @@
+"""Per-slot control groups: one memory limit and one process limit for all of a run's processes.
+
+Each slot gets a memory and a pids group. The program's init process joins them by writing to
+``cgroup.procs`` through file descriptors opened here and passed into the jail (no cgroupfs is
+mounted inside). Before a run the host sets the limits; after it reads the peak and whether the
+kernel's OOM killer fired. Both cgroup v1 (separate hierarchies) and v2 (unified) layouts work;
+where neither is writable the sandbox falls back to per-process ``RLIMIT_AS``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ROOT = Path("/sys/fs/cgroup")
+
+
+def _own_paths() -> dict[str, str]:
+    """controller → this process's group path, from /proc/self/cgroup ('' key: the v2 group)."""
+    out: dict[str, str] = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for name in controllers.split(",") if controllers else [""]:
+            out[name] = path
+    return out
+
+
+def _read_int(path: Path) -> int:
+    text = path.read_text().strip()
+    return 1 << 62 if text == "max" else int(text)
+
+
+@dataclass
+class SlotGroup:
+    """The groups of one slot."""
+
+    memory: Path
+    pids: Path
+    v2: bool
+
+    def procs_fds(self) -> list[int]:
+        """Open ``cgroup.procs`` files, to be inherited by the jail (the caller closes them)."""
+        paths = [self.memory] if self.v2 else [self.memory, self.pids]
+        return [os.open(p / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for p in paths]
+
+    def prepare(self, memory_bytes: int, max_pids: int) -> None:
+        if self.v2:
+            (self.memory / "memory.max").write_text(str(memory_bytes))
+            with contextlib.suppress(OSError):
+                (self.memory / "memory.swap.max").write_text("0")
+            (self.pids / "pids.max").write_text(str(max_pids))
+            with contextlib.suppress(OSError):
+                (self.memory / "memory.peak").write_text("0")  # resets the peak on kernels ≥ 6.12
+            return
+        limit, memsw = self.memory / "memory.limit_in_bytes", self.memory / "memory.memsw.limit_in_bytes"
+        # memsw must stay >= the limit: order the two writes by direction
+        if memsw.exists():
+            try:
+                memsw.write_text(str(memory_bytes))
+                limit.write_text(str(memory_bytes))
+            except OSError:
+                limit.write_text(str(memory_bytes))
+                memsw.write_text(str(memory_bytes))
+        else:
+            limit.write_text(str(memory_bytes))
+        (self.memory / "memory.max_usage_in_bytes").write_text("0")
+        (self.pids / "pids.max").write_text(str(max_pids))
+
+    def oom_kills(self) -> int:
+        name = "memory.events" if self.v2 else "memory.oom_control"
+        for line in (self.memory / name).read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return 0
+
+    def peak_bytes(self) -> int | None:
+        name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
+        try:
+            return _read_int(self.memory / name)
+        except (OSError, ValueError):
+            return None
+
+    def remove(self) -> None:
+        for path in {self.memory, self.pids}:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+
+class CgroupTree:
+    """A group for this sandbox under the service's own groups; one child per slot."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        own = _own_paths()
+        self.v2 = "memory" not in own
+        if self.v2:
+            base = ROOT / own.get("", "/").lstrip("/") / name
+            controllers = (ROOT / own.get("", "/").lstrip("/") / "cgroup.controllers").read_text().split()
+            if "memory" not in controllers or "pids" not in controllers:
+                raise OSError("cgroup v2 without the memory and pids controllers")
+            base.mkdir(exist_ok=True)
+            (base / "cgroup.subtree_control").write_text("+memory +pids")
+            self.bases = [base]
+        else:
+            if "pids" not in own:
+                raise OSError("cgroup v1 without a pids hierarchy")
+            self.bases = [
+                ROOT / "memory" / own["memory"].lstrip("/") / name,
+                ROOT / "pids" / own["pids"].lstrip("/") / name,
+            ]
+            for base in self.bases:
+                base.mkdir(exist_ok=True)
+
+    def slot(self, index: int) -> SlotGroup:
+        if self.v2:
+            path = self.bases[0] / f"slot{index}"
+            path.mkdir(exist_ok=True)
+            return SlotGroup(path, path, True)
+        mem, pids = (b / f"slot{index}" for b in self.bases)
+        mem.mkdir(exist_ok=True)
+        pids.mkdir(exist_ok=True)
+        return SlotGroup(mem, pids, False)
+
+    def remove(self) -> None:
+        for base in self.bases:
+            for child in base.glob("slot*"):
+                with contextlib.suppress(OSError):
+                    child.rmdir()
+            with contextlib.suppress(OSError):
+                base.rmdir()
+
+
+def open_tree(name: str) -> CgroupTree | None:
+    """The sandbox's groups, or None (with a log line) where the cgroup file system is not writable."""
+    if not shutil.which("bwrap") or os.geteuid() != 0:
+        return None
+    try:
+        return CgroupTree(name)
+    except OSError as exc:
+        log.warning("sandbox: no writable cgroups (%s); memory is capped per process with RLIMIT_AS", exc)
+        return None
