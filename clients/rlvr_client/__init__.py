@@ -12,7 +12,18 @@ from .errors import (
     Unavailable,
     UnknownVerifier,
 )
-from .models import Component, ItemResult, RewardSpec, ScoreItem, ScoreRequest, ScoreResponse, Status
+from .models import (
+    Component,
+    ItemResult,
+    RewardSpec,
+    RunRequest,
+    RunResponse,
+    RunStatus,
+    ScoreItem,
+    ScoreRequest,
+    ScoreResponse,
+    Status,
+)
 from .trl import RewardFunction, TRLReward, reward_function, reward_functions, reward_weights
 
 __all__ = [
@@ -29,6 +40,9 @@ __all__ = [
     "RewardClient",
     "RewardFunction",
     "RewardSpec",
+    "RunRequest",
+    "RunResponse",
+    "RunStatus",
     "ScoreItem",
     "ScoreRequest",
     "ScoreResponse",

@@ -18,7 +18,17 @@ from typing import Any
 import httpx
 
 from .errors import NotReady, RLVRError, TransportError, Unavailable, error_from_body
-from .models import ItemResult, RewardSpec, ScoreItem, ScoreRequest, ScoreResponse, VerifierInfo, VerifiersResponse
+from .models import (
+    ItemResult,
+    RewardSpec,
+    RunRequest,
+    RunResponse,
+    ScoreItem,
+    ScoreRequest,
+    ScoreResponse,
+    VerifierInfo,
+    VerifiersResponse,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -139,6 +149,11 @@ class RewardClient:
     def verifiers(self) -> list[VerifierInfo]:
         return VerifiersResponse.model_validate(self._call("GET", "/v1/verifiers")).verifiers
 
+    def run(self, language: str, code: str, **options: Any) -> RunResponse:
+        """Run one program in the sandbox (`POST /v1/run`); options: stdin, files, timeout_s, memory_mb."""
+        body = RunRequest(language=language, code=code, **options).model_dump(exclude_none=True)
+        return RunResponse.model_validate(self._call("POST", "/v1/run", body))
+
     def ready(self) -> bool:
         try:
             return self._http.get("/readyz").status_code == 200
@@ -222,3 +237,10 @@ class AsyncRewardClient:
         async with self._client() as http:
             body = await self._call(http, "GET", "/v1/verifiers")
         return VerifiersResponse.model_validate(body).verifiers
+
+    async def run(self, language: str, code: str, **options: Any) -> RunResponse:
+        """Run one program in the sandbox (`POST /v1/run`); options: stdin, files, timeout_s, memory_mb."""
+        request = RunRequest(language=language, code=code, **options).model_dump(exclude_none=True)
+        async with self._client() as http:
+            body = await self._call(http, "POST", "/v1/run", request)
+        return RunResponse.model_validate(body)

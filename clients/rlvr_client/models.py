@@ -6,6 +6,7 @@ the clients all import them from here, and the OpenAPI schema is generated from 
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Any
 
@@ -130,6 +131,54 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+
+
+class RunStatus(str, Enum):
+    """How one program run ended. Only ``sandbox_error`` is the service's fault."""
+
+    OK = "ok"  # exited with status 0
+    RUNTIME_ERROR = "runtime_error"  # non-zero exit or killed by a signal
+    TIMEOUT = "timeout"  # wall-clock or CPU limit
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+    COMPILE_ERROR = "compile_error"
+    SANDBOX_ERROR = "sandbox_error"
+
+
+FILE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$"
+
+
+class RunRequest(_Strict):
+    """`POST /v1/run`: one program, run once in the sandbox."""
+
+    language: str = Field(min_length=1, max_length=32, description="python, cpp, c, javascript (or an alias).")
+    code: str = Field(max_length=1_000_000, description="The program's source.")
+    stdin: str = Field(default="", max_length=64_000_000, description="Its standard input.")
+    files: dict[str, str] | None = Field(
+        default=None, max_length=64,
+        description="Extra text files put beside the program in its working directory: name → content.",
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Wall-clock limit (the CPU limit follows it).")
+    memory_mb: int = Field(default=512, ge=16, le=8192, description="Memory limit for all its processes together.")
+
+    @model_validator(mode="after")
+    def _file_names(self) -> RunRequest:
+        for name in self.files or {}:
+            if not re.fullmatch(FILE_NAME_PATTERN, name):
+                raise ValueError(f"files: {name!r} is not a plain file name (letters, digits, _ . -; no slashes)")
+        return self
+
+
+class RunResponse(BaseModel):
+    status: RunStatus
+    exit_code: int | None = Field(description="The exit status, null when killed by a signal or never started.")
+    signal: int | None = Field(default=None, description="The signal that ended it, if any.")
+    stdout: str = Field(description="Standard output (UTF-8; invalid bytes replaced by U+FFFD).")
+    stderr: str = Field(description="Standard error, or the compiler's messages on compile_error.")
+    time_s: float = Field(description="Wall-clock time of the run.")
+    cpu_s: float | None = Field(default=None, description="CPU time of all its processes, when it ended by itself.")
+    memory_mb: float | None = Field(description="Peak resident memory of its largest process.")
+    reason: str = Field(default="", description="Why it ended, when not ok.")
 
 
 class Health(BaseModel):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from rlvr_sandbox.pool import SandboxConfig
 
 
 def _default_processes() -> int:
@@ -70,3 +73,24 @@ class WorkerSettings(CommonSettings):
         ge=1,
         description="A reclaimed task is run alone; after killing its worker this many times it is dead-lettered.",
     )
+
+
+class SandboxSettings(BaseSettings):
+    """The code sandbox of a gateway or `code` worker, read from ``RLVR_SANDBOX_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="RLVR_SANDBOX_", extra="ignore")
+
+    slots: int = Field(default_factory=_default_processes, ge=1, description="Warm jails (programs run at once).")
+    python: str = Field(default="/usr/bin/python3", description="The jail's Python (runs the zygote and Python code).")
+    recycle_after: int = Field(default=500, ge=1, description="Runs after which a jail is replaced by a fresh one.")
+    tmpfs_mb: int = Field(default=256, ge=1, description="Size of a run's /work + /tmp + /dev/shm.")
+    max_processes: int = Field(default=64, ge=1, description="Processes and threads a run may have at once.")
+    output_limit_mb: int = Field(default=16, ge=1, description="stdout + stderr a run may write.")
+    languages_file: str | None = Field(default=None, description="A languages.toml to use instead of the bundled one.")
+
+    def config(self) -> SandboxConfig:
+        return SandboxConfig(
+            slots=self.slots, python=self.python, recycle_after=self.recycle_after, tmpfs_mb=self.tmpfs_mb,
+            max_processes=self.max_processes, output_limit_mb=self.output_limit_mb,
+            languages_file=Path(self.languages_file) if self.languages_file else None,
+        )

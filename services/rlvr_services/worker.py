@@ -112,5 +112,10 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
             ],
         )
 
+    if settings.verifier == "code":
+        from .runs import install_run
+
+        install_run(app)
+
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app

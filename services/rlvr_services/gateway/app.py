@@ -12,6 +12,7 @@ from rlvr_client.models import ScoreRequest, ScoreResponse, VerifierInfo, Verifi
 from .. import __version__
 from ..http import ERROR_RESPONSES, BodyLimit, install_error_handlers, install_health, install_request_metrics
 from ..metrics import Metrics
+from ..runs import install_run
 from ..runtime.registry import Registry, load_plugins
 from ..settings import GatewaySettings
 from .dispatch import Dispatcher, EmbeddedDispatcher
@@ -84,6 +85,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @app.get("/v1/verifiers", response_model=VerifiersResponse, tags=["rewards"], summary="Known verifiers.")
     async def verifiers() -> VerifiersResponse:
         return verifier_infos(registry)
+
+    if not settings.redis_url:  # in queue mode programs run on the `code` workers, which serve /v1/run
+        install_run(app)
 
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app

@@ -14,7 +14,7 @@ from .verifier import Verifier
 
 V = TypeVar("V", bound=type[Verifier])
 
-BUILTIN_MODULES = ("rlvr_services.verifiers.math", "rlvr_services.verifiers.format")
+BUILTIN_MODULES = ("rlvr_services.verifiers.math", "rlvr_services.verifiers.format", "rlvr_services.verifiers.code")
 
 
 class Registry:

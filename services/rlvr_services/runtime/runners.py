@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..settings import CommonSettings
+from ..settings import CommonSettings, SandboxSettings
 from .inline import InlineRunner
 from .jobs import Runner
 from .pool import ProcessRunner
@@ -16,4 +16,7 @@ def make_runner(name: str, settings: CommonSettings, *, inline_threads: int = 2)
         return ProcessRunner(
             name, size=settings.processes, plugins=settings.plugins, memory_mb=settings.worker_memory_mb
         )
+    if cls.execution is Execution.SANDBOX:
+        # the jails do the work; a thread only waits on one, so keep every jail busy with a queue behind it
+        return InlineRunner(name, threads=max(inline_threads, 4 * SandboxSettings().slots))
     return InlineRunner(name, threads=inline_threads)

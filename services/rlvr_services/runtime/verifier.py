@@ -17,6 +17,7 @@ class Execution(str, Enum):
 
     INLINE = "inline"  # cheap, pure-Python, bounded work: runs in a thread of the serving process
     PROCESS = "process"  # CPU-bound or may hang in C code: runs in worker processes that are hard-killed
+    SANDBOX = "sandbox"  # waits on the code sandbox's jails: many threads; always a worker's job in queue mode
 
 
 @dataclass(frozen=True)

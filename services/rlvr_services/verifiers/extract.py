@@ -216,3 +216,30 @@ def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     for found in pattern.finditer(text):  # noqa: B007 - the last match is wanted
         pass
     return found
+
+
+def code_blocks(text: str) -> list[tuple[str, str]]:
+    """Every fenced block (```lang … ``` or ~~~), in order, as (tag, body); an unclosed fence is dropped.
+
+    One pass over the lines: the tag is the first word after the opening fence, lower-cased.
+    """
+    blocks: list[tuple[str, str]] = []
+    fence = ""
+    tag = ""
+    body: list[str] = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if not fence:
+            if stripped.startswith(("```", "~~~")):
+                marker = stripped[0]
+                width = len(stripped) - len(stripped.lstrip(marker))
+                fence = marker * width
+                rest = stripped[width:].strip()
+                tag = rest.split()[0].lower().lstrip("{.").rstrip("}") if rest else ""
+                body = []
+        elif stripped.startswith(fence) and not stripped[len(fence) :].strip(fence[0]).strip():
+            blocks.append((tag, "\n".join(body)))
+            fence = ""
+        else:
+            body.append(line)
+    return blocks
