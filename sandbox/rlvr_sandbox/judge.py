@@ -16,7 +16,7 @@ from .harness import HARNESSES, make_spec, read_results
 from .pool import Execution, RunStatus, Sandbox
 
 
-class TestStatus(str, Enum):
+class CaseStatus(str, Enum):
     PASSED = "passed"
     WRONG_ANSWER = "wrong_answer"
     RUNTIME_ERROR = "runtime_error"
@@ -65,8 +65,8 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class TestResult:
-    status: TestStatus
+class CaseResult:
+    status: CaseStatus
     time_s: float = 0.0
     memory_mb: float | None = None
     reason: str = ""
@@ -78,34 +78,35 @@ class TestResult:
 
 @dataclass(frozen=True)
 class Judgement:
-    results: list[TestResult]
+    results: list[CaseResult]
     total: int
 
     @property
     def passed(self) -> int:
-        return sum(r.status is TestStatus.PASSED for r in self.results)
+        return sum(r.status is CaseStatus.PASSED for r in self.results)
 
     @property
-    def sandbox_error(self) -> TestResult | None:
-        return next((r for r in self.results if r.status is TestStatus.SANDBOX_ERROR), None)
+    def sandbox_error(self) -> CaseResult | None:
+        return next((r for r in self.results if r.status is CaseStatus.SANDBOX_ERROR), None)
 
 
 _RUN_TO_TEST = {
-    RunStatus.RUNTIME_ERROR: TestStatus.RUNTIME_ERROR,
-    RunStatus.TIMEOUT: TestStatus.TIMEOUT,
-    RunStatus.MEMORY_LIMIT: TestStatus.MEMORY_LIMIT,
-    RunStatus.OUTPUT_LIMIT: TestStatus.RUNTIME_ERROR,
-    RunStatus.COMPILE_ERROR: TestStatus.COMPILE_ERROR,
-    RunStatus.SANDBOX_ERROR: TestStatus.SANDBOX_ERROR,
+    RunStatus.RUNTIME_ERROR: CaseStatus.RUNTIME_ERROR,
+    RunStatus.TIMEOUT: CaseStatus.TIMEOUT,
+    RunStatus.MEMORY_LIMIT: CaseStatus.MEMORY_LIMIT,
+    RunStatus.OUTPUT_LIMIT: CaseStatus.RUNTIME_ERROR,
+    RunStatus.COMPILE_ERROR: CaseStatus.COMPILE_ERROR,
+    RunStatus.SANDBOX_ERROR: CaseStatus.SANDBOX_ERROR,
 }
 
 
-def _failed(run: Execution) -> TestResult:
+def _failed(run: Execution) -> CaseResult:
     reason = run.reason
-    tail = run.stderr[-600:].decode("utf-8", "replace").strip()
-    if tail and run.status is not RunStatus.COMPILE_ERROR:
-        reason = f"{reason}: {tail}" if reason else tail
-    return TestResult(_RUN_TO_TEST.get(run.status, TestStatus.RUNTIME_ERROR), run.time_s, run.memory_mb, reason)
+    lines = run.stderr[-4096:].decode("utf-8", "replace").strip().splitlines()
+    if lines and run.status is not RunStatus.COMPILE_ERROR:
+        last = lines[-1].strip()[:300]  # the exception's own line, not the middle of a traceback
+        reason = f"{reason}: {last}" if reason else last
+    return CaseResult(_RUN_TO_TEST.get(run.status, CaseStatus.RUNTIME_ERROR), run.time_s, run.memory_mb, reason)
 
 
 def _normalize(text: str, mode: Compare) -> list[str]:
@@ -170,22 +171,22 @@ class Judge:
         if problem.test_code:
             return Judgement([self._assert_program(code, problem, lang.name)], 1)
         tests: list[Any] = list(problem.calls) if problem.calls else list(problem.cases)
-        results: list[TestResult] = []
+        results: list[CaseResult] = []
         for test in tests:
             if isinstance(test, CallCase):
                 result = self._call(code, test, problem, lang.name)
             else:
                 result = self._io(code, test, problem)
             results.append(result)
-            if result.status in (TestStatus.COMPILE_ERROR, TestStatus.SANDBOX_ERROR):
+            if result.status in (CaseStatus.COMPILE_ERROR, CaseStatus.SANDBOX_ERROR):
                 # the same program fails the same way on every test: stop paying for it
-                results += [TestResult(result.status, reason=result.reason)] * (len(tests) - len(results))
+                results += [CaseResult(result.status, reason=result.reason)] * (len(tests) - len(results))
                 break
-            if problem.stop_on_failure and result.status is not TestStatus.PASSED:
+            if problem.stop_on_failure and result.status is not CaseStatus.PASSED:
                 break
         return Judgement(results, len(tests))
 
-    def _io(self, code: str, case: IOCase, problem: Problem) -> TestResult:
+    def _io(self, code: str, case: IOCase, problem: Problem) -> CaseResult:
         run = self.sandbox.execute(
             problem.language, code, stdin=case.stdin.encode(), timeout_s=problem.timeout_s,
             memory_mb=problem.memory_mb,
@@ -196,20 +197,20 @@ class Judge:
         if problem.checker:
             return self._check(case, got, run, problem)
         if outputs_match(got, case.stdout, problem.compare, problem.float_tol):
-            return TestResult(TestStatus.PASSED, run.time_s, run.memory_mb)
-        return TestResult(TestStatus.WRONG_ANSWER, run.time_s, run.memory_mb, _diff_reason(got, case.stdout))
+            return CaseResult(CaseStatus.PASSED, run.time_s, run.memory_mb)
+        return CaseResult(CaseStatus.WRONG_ANSWER, run.time_s, run.memory_mb, _diff_reason(got, case.stdout))
 
-    def _check(self, case: IOCase, got: str, run: Execution, problem: Problem) -> TestResult:
+    def _check(self, case: IOCase, got: str, run: Execution, problem: Problem) -> CaseResult:
         files = {"input.txt": case.stdin.encode(), "output.txt": got.encode(), "answer.txt": case.stdout.encode()}
         verdict = self.sandbox.execute("python", problem.checker, files=files, timeout_s=max(problem.timeout_s, 5.0))
         if verdict.status is RunStatus.SANDBOX_ERROR:
             return _failed(verdict)
         if verdict.ok:
-            return TestResult(TestStatus.PASSED, run.time_s, run.memory_mb)
+            return CaseResult(CaseStatus.PASSED, run.time_s, run.memory_mb)
         if verdict.status is RunStatus.RUNTIME_ERROR and verdict.exit_code is not None:
             message = (verdict.stdout or verdict.stderr)[-300:].decode("utf-8", "replace").strip()
-            return TestResult(TestStatus.WRONG_ANSWER, run.time_s, run.memory_mb, f"checker rejected: {message}")
-        return TestResult(TestStatus.SANDBOX_ERROR, run.time_s, run.memory_mb, f"checker failed: {verdict.reason}")
+            return CaseResult(CaseStatus.WRONG_ANSWER, run.time_s, run.memory_mb, f"checker rejected: {message}")
+        return CaseResult(CaseStatus.SANDBOX_ERROR, run.time_s, run.memory_mb, f"checker failed: {verdict.reason}")
 
     def _harnessed(self, code: str, language: str, problem: Problem, mode: str, **spec: Any) -> tuple[Execution, Any]:
         harness = HARNESSES.get(language)
@@ -223,35 +224,35 @@ class Judge:
         results = read_results(run.stdout, nonce)
         return run, (results[0] if len(results) == 1 else None)
 
-    def _call(self, code: str, case: CallCase, problem: Problem, language: str) -> TestResult:
+    def _call(self, code: str, case: CallCase, problem: Problem, language: str) -> CaseResult:
         run, result = self._harnessed(
             code, language, problem, "call", name=case.fn, args=list(case.args), kwargs=case.kwargs
         )
         if result is None:
-            return _failed(run) if not run.ok else TestResult(
-                TestStatus.RUNTIME_ERROR, run.time_s, run.memory_mb, "the program ended before returning a value"
+            return _failed(run) if not run.ok else CaseResult(
+                CaseStatus.RUNTIME_ERROR, run.time_s, run.memory_mb, "the program ended before returning a value"
             )
         if not result.get("ok"):
-            return TestResult(TestStatus.RUNTIME_ERROR, run.time_s, run.memory_mb, str(result.get("error", ""))[-600:])
+            return CaseResult(CaseStatus.RUNTIME_ERROR, run.time_s, run.memory_mb, str(result.get("error", ""))[-600:])
         if values_match(result.get("value"), case.expected, problem.float_tol):
-            return TestResult(TestStatus.PASSED, run.time_s, run.memory_mb)
+            return CaseResult(CaseStatus.PASSED, run.time_s, run.memory_mb)
         shown = repr(result.get("value"))[:200]
-        return TestResult(TestStatus.WRONG_ANSWER, run.time_s, run.memory_mb, f"returned {shown}")
+        return CaseResult(CaseStatus.WRONG_ANSWER, run.time_s, run.memory_mb, f"returned {shown}")
 
-    def _assert_program(self, code: str, problem: Problem, language: str) -> TestResult:
+    def _assert_program(self, code: str, problem: Problem, language: str) -> CaseResult:
         run, result = self._harnessed(
             code, language, problem, "assert", test_code=problem.test_code, entry_point=problem.entry_point,
             plain_returns=problem.plain_returns,
         )
         if result is None:
-            return _failed(run) if not run.ok else TestResult(
-                TestStatus.WRONG_ANSWER, run.time_s, run.memory_mb, "the tests did not run to the end"
+            return _failed(run) if not run.ok else CaseResult(
+                CaseStatus.WRONG_ANSWER, run.time_s, run.memory_mb, "the tests did not run to the end"
             )
         if result.get("ok"):
-            return TestResult(TestStatus.PASSED, run.time_s, run.memory_mb)
+            return CaseResult(CaseStatus.PASSED, run.time_s, run.memory_mb)
         error = str(result.get("error", ""))
-        status = TestStatus.WRONG_ANSWER if error.startswith("AssertionError") else TestStatus.RUNTIME_ERROR
-        return TestResult(status, run.time_s, run.memory_mb, error[-600:])
+        status = CaseStatus.WRONG_ANSWER if error.startswith("AssertionError") else CaseStatus.RUNTIME_ERROR
+        return CaseResult(status, run.time_s, run.memory_mb, error[-600:])
 
 
 def _diff_reason(got: str, want: str) -> str:

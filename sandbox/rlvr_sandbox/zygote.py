@@ -222,8 +222,9 @@ def _run_python(source: str, req: dict[str, Any], status_fd: int) -> None:
         else:
             print(exc.code, file=sys.stderr)
             code = 1
-    except BaseException:  # noqa: BLE001 - the program's own failure: a traceback and exit 1, as python does
-        traceback.print_exc()
+    except BaseException as exc:  # noqa: BLE001 - the program's own failure: a traceback and exit 1, as python does
+        tb = exc.__traceback__
+        traceback.print_exception(type(exc), exc, tb.tb_next if tb is not None else None)  # not this frame
         code = 1
     try:
         threading._shutdown()  # type: ignore[attr-defined]

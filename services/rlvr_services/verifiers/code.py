@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rlvr_sandbox.errors import SandboxError
-from rlvr_sandbox.judge import CallCase, Compare, IOCase, Judge, Problem, TestStatus
+from rlvr_sandbox.judge import CallCase, CaseStatus, Compare, IOCase, Judge, Problem
 from rlvr_sandbox.languages import load_languages, resolve
 from rlvr_sandbox.pool import Sandbox
 
@@ -194,6 +194,6 @@ class CodeVerifier:
             return Verdict.error(f"sandbox_error: {broken.reason}", tests=tests)
         passed, total = judgement.passed, judgement.total
         score = float(passed == total) if params.all_or_nothing else passed / total
-        first_failure = next((r for r in judgement.results if r.status is not TestStatus.PASSED), None)
+        first_failure = next((r for r in judgement.results if r.status is not CaseStatus.PASSED), None)
         reason = "" if first_failure is None else f"{first_failure.status.value}: {first_failure.reason}"[:1000]
         return Verdict.ok(score, reason, passed=passed, total=total, language=params.language, tests=tests)
