@@ -31,7 +31,7 @@ def fenced(body: str, tag: str = "python") -> str:
     return f"```{tag}\n{body if body.endswith(chr(10)) else body + chr(10)}```\n"
 
 
-@pytest.mark.parametrize(("completion", "language", "fence", "expected"), [  # fmt: skip
+@pytest.mark.parametrize(("completion", "language", "fence", "expected"), [
     # the last block of the language wins: the model's corrected version
     (f"Try:\n{fenced('print(1)')}Fixed:\n{fenced('print(2)')}", "python", "last", "print(2)"),
     (f"Try:\n{fenced('print(1)')}Fixed:\n{fenced('print(2)')}", "python", "first", "print(1)"),
