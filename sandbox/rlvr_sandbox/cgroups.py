@@ -10,6 +10,7 @@ where neither is writable the sandbox falls back to per-process ``RLIMIT_AS``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import shutil
@@ -31,11 +32,6 @@ def _own_paths() -> dict[str, str]:
     return out
 
 
-def _read_int(path: Path) -> int:
-    text = path.read_text().strip()
-    return 1 << 62 if text == "max" else int(text)
-
-
 @dataclass
 class SlotGroup:
     """The groups of one slot."""
@@ -43,6 +39,11 @@ class SlotGroup:
     memory: Path
     pids: Path
     v2: bool
+    _limits: tuple[int, int] = (0, 0)
+    _ooms: int = 0
+
+    def __post_init__(self) -> None:
+        self._ooms = self._read_oom_kills()
 
     def procs_fds(self) -> list[int]:
         """Open ``cgroup.procs`` files, to be inherited by the jail (the caller closes them)."""
@@ -50,42 +51,41 @@ class SlotGroup:
         return [os.open(p / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for p in paths]
 
     def prepare(self, memory_bytes: int, max_pids: int) -> None:
+        """Set the limits of the next run; a write is skipped when the value is already in force."""
+        if self._limits == (memory_bytes, max_pids):
+            return
         if self.v2:
             (self.memory / "memory.max").write_text(str(memory_bytes))
             with contextlib.suppress(OSError):
                 (self.memory / "memory.swap.max").write_text("0")
-            (self.pids / "pids.max").write_text(str(max_pids))
-            with contextlib.suppress(OSError):
-                (self.memory / "memory.peak").write_text("0")  # resets the peak on kernels ≥ 6.12
-            return
-        limit, memsw = self.memory / "memory.limit_in_bytes", self.memory / "memory.memsw.limit_in_bytes"
-        # memsw must stay >= the limit: order the two writes by direction
-        if memsw.exists():
-            try:
-                memsw.write_text(str(memory_bytes))
-                limit.write_text(str(memory_bytes))
-            except OSError:
-                limit.write_text(str(memory_bytes))
-                memsw.write_text(str(memory_bytes))
         else:
-            limit.write_text(str(memory_bytes))
-        (self.memory / "memory.max_usage_in_bytes").write_text("0")
+            limit, memsw = self.memory / "memory.limit_in_bytes", self.memory / "memory.memsw.limit_in_bytes"
+            if memsw.exists():  # memsw must stay >= the limit: order the two writes by direction
+                try:
+                    memsw.write_text(str(memory_bytes))
+                    limit.write_text(str(memory_bytes))
+                except OSError:
+                    limit.write_text(str(memory_bytes))
+                    memsw.write_text(str(memory_bytes))
+            else:
+                limit.write_text(str(memory_bytes))
         (self.pids / "pids.max").write_text(str(max_pids))
+        self._limits = (memory_bytes, max_pids)
 
-    def oom_kills(self) -> int:
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer fired in this group since the last call."""
+        count = self._read_oom_kills()
+        fired = count > self._ooms
+        self._ooms = count
+        return fired
+
+    def _read_oom_kills(self) -> int:
         name = "memory.events" if self.v2 else "memory.oom_control"
         for line in (self.memory / name).read_text().splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill":
                 return int(value)
         return 0
-
-    def peak_bytes(self) -> int | None:
-        name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
-        try:
-            return _read_int(self.memory / name)
-        except (OSError, ValueError):
-            return None
 
     def remove(self) -> None:
         for path in {self.memory, self.pids}:
@@ -137,12 +137,31 @@ class CgroupTree:
                 base.rmdir()
 
 
-def open_tree(name: str) -> CgroupTree | None:
-    """The sandbox's groups, or None (with a log line) where the cgroup file system is not writable."""
+PREFIX = "rlvr-sandbox-"
+_count = itertools.count()
+
+
+def _remove_stale(parent: Path) -> None:
+    """Groups left by sandboxes whose process is gone (killed before it could clean up)."""
+    for path in parent.glob(f"{PREFIX}*"):
+        pid = path.name[len(PREFIX) :].split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            for child in path.glob("slot*"):
+                with contextlib.suppress(OSError):
+                    child.rmdir()
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+
+def open_tree() -> CgroupTree | None:
+    """This sandbox's own groups, or None (with a log line) where the cgroup file system is not writable."""
     if not shutil.which("bwrap") or os.geteuid() != 0:
         return None
     try:
-        return CgroupTree(name)
+        tree = CgroupTree(f"{PREFIX}{os.getpid()}-{next(_count)}")
+        for base in tree.bases:
+            _remove_stale(base.parent)
+        return tree
     except OSError as exc:
         log.warning("sandbox: no writable cgroups (%s); memory is capped per process with RLIMIT_AS", exc)
         return None

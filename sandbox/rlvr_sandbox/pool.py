@@ -91,7 +91,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.languages = load_languages(self.config.languages_file)
-        self._tree: CgroupTree | None = open_tree(f"rlvr-sandbox-{os.getpid()}") if self.config.cgroups else None
+        self._tree: CgroupTree | None = open_tree() if self.config.cgroups else None
         self._jail = JailConfig(
             python=self.config.python,
             preload=PYTHON_PRELOAD,
@@ -255,7 +255,6 @@ class Sandbox:
                 try:
                     if slot.group:
                         slot.group.prepare((memory_mb + _SLACK_MB) << 20, cfg.max_processes + 8)
-                        ooms = slot.group.oom_kills()
                     result, outputs = slot.run(header, blobs)
                 except (SandboxError, OSError) as exc:
                     last_error = str(exc)
@@ -265,7 +264,9 @@ class Sandbox:
                 finally:
                     if restarted:
                         self.stats["jail_restarts"] += 1
-                oom = bool(slot.group and slot.group.oom_kills() > ooms)
+                # an OOM kill always ends something with SIGKILL: only then is the counter worth a read
+                killed = result.get("signal") == signal.SIGKILL or bool(result.get("exit_code"))
+                oom = bool(slot.group and killed and slot.group.oom_killed())
             self.stats["runs"] += 1
             if result["status"] == "setup_error":
                 last_error = str(result.get("error", "setup failed"))
