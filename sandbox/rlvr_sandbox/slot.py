@@ -13,11 +13,12 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from . import zygote
 from .cgroups import SlotGroup
@@ -35,6 +36,7 @@ _BOOT = (
     "g['serve']()\n"
 )
 _ETC_FILES = ("ld.so.cache", "ld.so.conf", "localtime", "alternatives", "mime.types")
+# the zygote's: it never runs untrusted code; the program's process drops every one of them
 _CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE", "CAP_SETPCAP",
          "CAP_KILL")
 
@@ -93,6 +95,7 @@ class Slot:
     runs: int = 0
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _reader: zygote.FrameReader = field(default_factory=lambda: zygote.FrameReader(-1), repr=False)
+    _log: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def uid(self) -> int:
@@ -104,10 +107,11 @@ class Slot:
     def start(self) -> None:
         source = resources.files("rlvr_sandbox").joinpath("zygote.py").read_bytes()
         cg_fds = self.group.procs_fds() if self.group else []
-        argv = [*bwrap_argv(self.config), "--", self.config.python, "-I", "-S", "-c", _BOOT, str(len(source))]
+        argv = [*bwrap_argv(self.config), "--", self.config.python, "-I", "-c", _BOOT, str(len(source))]
+        self._log = tempfile.TemporaryFile()  # the zygote's stderr: quiet unless it breaks
         try:
             self._proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, pass_fds=cg_fds,
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, pass_fds=cg_fds,
                 env={"PATH": PATH}, start_new_session=True,
             )
         finally:
@@ -123,8 +127,9 @@ class Slot:
             zygote.write_frame(self._proc.stdin.fileno(), init, [self.config.seccomp])
             ready = self._read(time.monotonic() + self.config.start_timeout_s)
         except (OSError, TimeoutError, EOFError) as exc:
+            tail = self._log_tail()
             self.kill()
-            raise SandboxError(f"jail did not start: {exc}") from exc
+            raise SandboxError(f"jail did not start: {exc}{tail}") from exc
         if not ready[0].get("ready"):
             self.kill()
             raise SandboxError(f"jail did not start: {ready[0]}")
@@ -148,10 +153,20 @@ class Slot:
             zygote.write_frame(self._proc.stdin.fileno(), header, blobs)
             result = self._read(deadline)
         except (OSError, TimeoutError, EOFError) as exc:
+            tail = self._log_tail()
             self.kill()
-            raise SandboxError(f"jail failed during the run: {exc}") from exc
+            raise SandboxError(f"jail failed during the run: {exc}{tail}") from exc
         self.runs += 1
         return result
+
+    def _log_tail(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0, os.SEEK_END)
+        size = self._log.tell()
+        self._log.seek(max(0, size - 600))
+        text = self._log.read().decode("utf-8", "replace").strip()
+        return f" (jail stderr: {text})" if text else ""
 
     def kill(self) -> None:
         proc, self._proc = self._proc, None
@@ -165,4 +180,7 @@ class Slot:
             if pipe is not None:
                 pipe.close()
         proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 

@@ -1,6 +1,6 @@
 """The warm process inside a jail: it forks once per run and never runs untrusted code itself.
 
-This file runs under the jail's own Python (``/usr/bin/python3 -I -S``), fed over its stdin by the
+This file runs under the jail's own Python (``/usr/bin/python3 -I``), fed over its stdin by the
 host, so nothing of the service's source is mounted in the jail. It is stdlib-only. The host imports
 it too, for the frame format (`write_frame` / `FrameReader`).
 
@@ -173,6 +173,8 @@ def _child_c(fds: dict[str, int], go: int, status_fd: int, config: dict[str, Any
 
 def _drop_privileges(config: dict[str, Any]) -> None:
     """Own uid/gid, no capabilities, no core dumps, no_new_privs, seccomp: in that order."""
+    with open("/proc/self/oom_score_adj", "w") as fh:
+        fh.write("1000")  # the program's processes are the OOM killer's first choice, never the jail's own
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.chdir("/work")
     for cap in range(64):
