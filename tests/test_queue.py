@@ -235,3 +235,53 @@ def test_worker_serves_its_verifier_over_http() -> None:
         assert [(v["id"], v["status"], v["score"]) for v in body["verdicts"]] == [("a", "ok", 1.0), ("b", "ok", 0.0)]
         bad = http.post("/v1/verify", json={"items": [{"id": "a", "completion": "x", "params": {}}]})
         assert bad.status_code == 422 and "items[0].params.gold" in bad.json()["error"]["message"]
+
+
+def code_batch() -> list[dict[str, Any]]:
+    tests = [{"stdin": "2 3\n", "stdout": "5\n"}, {"stdin": "10 -4\n", "stdout": "6\n"}]
+    programs = [
+        "a, b = map(int, input().split())\nprint(a + b)\n",  # right
+        "a, b = map(int, input().split())\nprint(a * b if a == 10 else a + b)\n",  # half right
+        "import os\nos._exit(0)\n",  # prints nothing
+        "while True:\n    pass\n",  # times out
+    ]
+    return [
+        {
+            "id": f"c{i}",
+            "completion": f"<think>plan</think>\n```python\n{program}```",
+            "rewards": [{"name": "code", "params": {"language": "python", "tests": tests, "timeout_s": 1}}],
+        }
+        for i, program in enumerate(programs)
+    ]
+
+
+def verdicts(results: list[Any]) -> list[tuple[Any, ...]]:
+    """What must agree between modes (per-test times and memory differ from run to run)."""
+    return [(r.id, r.reward, [(c.status, c.score, c.reason) for c in r.components]) for r in results]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/bwrap"), reason="the jail needs root and bwrap")
+def test_code_verifier_in_queue_mode(gateway_url: str, redis_url: str, redis_prefix: str) -> None:
+    worker = start_worker("code", redis_url, redis_prefix, RLVR_SANDBOX_SLOTS="2")
+    try:
+        wait_workers(redis_url, redis_prefix, "code", 1)
+        with queue_gateway(redis_url, redis_prefix) as queue_url:
+            with RewardClient(gateway_url) as embedded, RewardClient(queue_url) as queued:
+                a = embedded.score(code_batch())
+                b = queued.score(code_batch())
+            # programs run on the code workers: the queue-mode gateway has no sandbox of its own
+            assert httpx.post(f"{queue_url}/v1/run", json={"language": "python", "code": "print(1)"}).status_code == 404
+    finally:
+        kill_tree(worker)
+    assert verdicts(a) == verdicts(b)
+    assert [r.reward for r in a] == [1.0, 0.5, 0.0, 0.0]
+    assert a[3].components[0].details["tests"][0]["status"] == "timeout"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/bwrap"), reason="the jail needs root and bwrap")
+def test_code_worker_serves_run_over_http() -> None:
+    app = create_worker_app(WorkerSettings(verifier="code", port=0, processes=1))
+    with serve_in_thread(app) as url, RewardClient(url) as client:
+        wait_ready(url)
+        result = client.run("python", "print(input() * 2)", stdin="ab\n")
+    assert (result.status.value, result.stdout) == ("ok", "abab\n")
