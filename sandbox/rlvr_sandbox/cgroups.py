@@ -22,6 +22,13 @@ log = logging.getLogger(__name__)
 ROOT = Path("/sys/fs/cgroup")
 
 
+def _group_dir(hierarchy: Path, own: str) -> Path:
+    """This process's group in a hierarchy. In a container with its own cgroup namespace on a v1 host,
+    /proc/self/cgroup can name the host's path while the container sees its group as the root."""
+    path = hierarchy / own.lstrip("/")
+    return path if path.is_dir() else hierarchy
+
+
 def _own_paths() -> dict[str, str]:
     """controller → this process's group path, from /proc/self/cgroup ('' key: the v2 group)."""
     out: dict[str, str] = {}
@@ -101,8 +108,9 @@ class CgroupTree:
         own = _own_paths()
         self.v2 = "memory" not in own
         if self.v2:
-            base = ROOT / own.get("", "/").lstrip("/") / name
-            controllers = (ROOT / own.get("", "/").lstrip("/") / "cgroup.controllers").read_text().split()
+            parent = _group_dir(ROOT, own.get("", "/"))
+            base = parent / name
+            controllers = (parent / "cgroup.controllers").read_text().split()
             if "memory" not in controllers or "pids" not in controllers:
                 raise OSError("cgroup v2 without the memory and pids controllers")
             base.mkdir(exist_ok=True)
@@ -112,8 +120,8 @@ class CgroupTree:
             if "pids" not in own:
                 raise OSError("cgroup v1 without a pids hierarchy")
             self.bases = [
-                ROOT / "memory" / own["memory"].lstrip("/") / name,
-                ROOT / "pids" / own["pids"].lstrip("/") / name,
+                _group_dir(ROOT / "memory", own["memory"]) / name,
+                _group_dir(ROOT / "pids", own["pids"]) / name,
             ]
             for base in self.bases:
                 base.mkdir(exist_ok=True)

@@ -7,13 +7,14 @@ needs the expected answer, runs in a jail of its own without the contestant's pr
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from .harness import HARNESSES, make_spec, read_results
-from .pool import Execution, RunStatus, Sandbox
+from .languages import Language
+from .pool import Execution, RunStatus
 
 
 class CaseStatus(str, Enum):
@@ -160,10 +161,27 @@ def values_match(got: Any, want: Any, float_tol: float | None) -> bool:
     return type(got) is type(want) and bool(got == want)
 
 
+class Executor(Protocol):
+    """What the judge needs of a sandbox: the jail (`pool.Sandbox`) and `container.ContainerSandbox` both are one."""
+
+    def language(self, name: str) -> Language: ...
+
+    def execute(
+        self,
+        language: str | Language,
+        code: str | bytes,
+        *,
+        stdin: bytes = b"",
+        files: Mapping[str, bytes] | None = None,
+        timeout_s: float = 10.0,
+        memory_mb: int = 512,
+    ) -> Execution: ...
+
+
 class Judge:
     """Runs one program against a problem's tests in a sandbox."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Executor) -> None:
         self.sandbox = sandbox
 
     def judge(self, code: str, problem: Problem) -> Judgement:

@@ -8,20 +8,19 @@ fails is replaced, and the run is tried once more on a fresh jail before it is r
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import queue
 import signal
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from .cgroups import CgroupTree, open_tree
+from .compile_cache import CompileCache, compile_failure, program_key
 from .errors import SandboxError
 from .languages import Language, load_languages, resolve
 from .seccomp import build_filter
@@ -103,11 +102,13 @@ class Sandbox:
         self._created = 0
         self._lock = threading.Lock()
         self._free = threading.Semaphore(self.config.slots)
-        self._cache: OrderedDict[str, bytes] = OrderedDict()
-        self._cache_bytes = 0
-        self._compile_locks: dict[str, threading.Lock] = {}
+        self.cache = CompileCache(self.config.compile_cache_entries, self.config.compile_cache_mb << 20)
         self._closed = False
-        self.stats = {"runs": 0, "compiles": 0, "compile_cache_hits": 0, "jail_restarts": 0}
+        self._counts = {"runs": 0, "jail_restarts": 0}
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {**self._counts, "compiles": self.cache.compiles, "compile_cache_hits": self.cache.hits}
 
     @property
     def memory_limit_mode(self) -> str:
@@ -190,43 +191,17 @@ class Sandbox:
         )
 
     def _compiled(self, lang: Language, source: bytes, files: Mapping[str, bytes]) -> bytes | Execution:
-        digest = hashlib.sha256()
-        for part in (lang.name.encode(), source, *(k.encode() + b"\0" + v for k, v in sorted(files.items()))):
-            digest.update(len(part).to_bytes(8, "big") + part)
-        key = digest.hexdigest()
-        with self._lock:
-            lock = self._compile_locks.setdefault(key, threading.Lock())
-        with lock:
-            with self._lock:
-                if key in self._cache:
-                    self._cache.move_to_end(key)
-                    self.stats["compile_cache_hits"] += 1
-                    return self._cache[key]
-            self.stats["compiles"] += 1
-            result = self._run(
-                lang, list(lang.compile), {**files, lang.source: source}, {}, timeout_s=lang.compile_timeout_s,
-                memory_mb=lang.compile_memory_mb, collect=[lang.binary], warm=False,
-            )
-            if result.status is RunStatus.SANDBOX_ERROR:
-                return result
-            binary = result.artifact if result.ok else b""
-            if not result.ok or not binary:
-                text = (result.stderr or result.stdout).decode("utf-8", "replace")
-                reason = {"timeout": "compilation timed out", "memory_limit": "compilation ran out of memory"}.get(
-                    result.status.value, "compilation failed"
-                )
-                return replace(result, status=RunStatus.COMPILE_ERROR, artifact=b"", reason=f"{reason}: {text[-2000:]}")
-            with self._lock:
-                self._cache[key] = binary
-                self._cache_bytes += len(binary)
-                while self._cache and (
-                    len(self._cache) > self.config.compile_cache_entries
-                    or self._cache_bytes > self.config.compile_cache_mb << 20
-                ):
-                    _, old = self._cache.popitem(last=False)
-                    self._cache_bytes -= len(old)
-                self._compile_locks.pop(key, None)
-            return binary
+        key = program_key(lang.name, source, files)
+        return self.cache.get_or_compile(key, lambda: self._compile(lang, source, files))
+
+    def _compile(self, lang: Language, source: bytes, files: Mapping[str, bytes]) -> bytes | Execution:
+        result = self._run(
+            lang, list(lang.compile), {**files, lang.source: source}, {}, timeout_s=lang.compile_timeout_s,
+            memory_mb=lang.compile_memory_mb, collect=[lang.binary], warm=False,
+        )
+        if result.ok and result.artifact:
+            return result.artifact
+        return compile_failure(result)
 
     def _run(
         self, lang: Language, argv: list[str], files: Mapping[str, bytes], modes: Mapping[str, int], *,
@@ -263,9 +238,9 @@ class Sandbox:
                     continue
                 finally:
                     if restarted:
-                        self.stats["jail_restarts"] += 1
+                        self._counts["jail_restarts"] += 1
                 oom = bool(slot.group and slot.group.oom_killed())
-            self.stats["runs"] += 1
+            self._counts["runs"] += 1
             if result["status"] == "setup_error":
                 last_error = str(result.get("error", "setup failed"))
                 continue

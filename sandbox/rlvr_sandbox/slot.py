@@ -65,6 +65,8 @@ def bwrap_argv(config: JailConfig, hostname: str = "sandbox") -> list[str]:
         "--unshare-uts", "--unshare-cgroup-try", "--hostname", hostname, "--clearenv",
         "--setenv", "PATH", PATH, "--setenv", "LC_ALL", "C.UTF-8", "--setenv", "HOME", "/work",
         "--ro-bind", "/usr", "/usr",
+        # /usr/local is where a service image installs its own Python and packages: not the jail's business
+        "--tmpfs", "/usr/local",
     ]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
