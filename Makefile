@@ -31,6 +31,7 @@ lint: install
 bench: install
 	$(PY) bench/bench_score.py
 	$(PY) bench/bench_math.py
+	$(PY) bench/bench_code.py
 
 serve: install
 	$(VENV)/bin/rlvr serve
