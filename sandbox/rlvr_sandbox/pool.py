@@ -25,6 +25,7 @@ from .errors import SandboxError
 from .languages import Language, load_languages, resolve
 from .seccomp import build_filter
 from .slot import PATH, JailConfig, Slot
+from .uids import BLOCK, UidBlock
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,10 @@ class Sandbox:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.languages = load_languages(self.config.languages_file)
+        if self.config.slots > BLOCK:
+            raise ValueError(f"at most {BLOCK} slots per sandbox")
         self._tree: CgroupTree | None = open_tree() if self.config.cgroups else None
+        self._uids = UidBlock() if os.geteuid() == 0 else None
         self._jail = JailConfig(
             python=self.config.python,
             preload=PYTHON_PRELOAD,
@@ -109,6 +113,12 @@ class Sandbox:
     @property
     def stats(self) -> dict[str, int]:
         return {**self._counts, "compiles": self.cache.compiles, "compile_cache_hits": self.cache.hits}
+
+    @property
+    def uids(self) -> range:
+        """The uids this sandbox's programs run as (one per slot)."""
+        first = self._uids.first if self._uids else 0
+        return range(first, first + (self.config.slots if self._uids else 1))
 
     @property
     def memory_limit_mode(self) -> str:
@@ -131,7 +141,7 @@ class Sandbox:
                     index = self._created
                     self._created += 1
                 group = self._tree.slot(index) if self._tree else None
-                slot = Slot(index, self._jail, group)
+                slot = Slot(index, self._jail, group, self._uids.uid(index) if self._uids else 0)
             try:
                 yield slot
             finally:
@@ -160,6 +170,8 @@ class Sandbox:
                 break
         if self._tree:
             self._tree.remove()
+        if self._uids:
+            self._uids.release()
 
     # -------------------------------------------------------------------------- running
     def execute(
@@ -263,7 +275,8 @@ def _execution(result: dict[str, Any], outputs: list[bytes], *, oom: bool, cpu_l
         status, reason = RunStatus.OUTPUT_LIMIT, "output limit exceeded"
     elif oom:
         status, reason = RunStatus.MEMORY_LIMIT, "memory limit exceeded"
-    elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu is not None and cpu >= cpu_limit):
+    elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu is not None and cpu >= cpu_limit - 0.1):
+        # (the kernel samples CPU time at ticks: a kill at the limit may report a little under it)
         status, reason = RunStatus.TIMEOUT, "CPU time limit exceeded"
     elif sig is not None:
         status, reason = RunStatus.RUNTIME_ERROR, f"killed by signal {signal.Signals(sig).name}"

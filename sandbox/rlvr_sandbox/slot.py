@@ -51,7 +51,6 @@ class JailConfig:
     recycle_after: int = 500
     start_timeout_s: float = 20.0
     extra_ro_binds: tuple[str, ...] = ()
-    uid_base: int = 62000
     tmpfs_mb: int = 256  # /work, /tmp and /dev/shm together, per run
     inodes: int = 8192
 
@@ -94,14 +93,11 @@ class Slot:
     index: int
     config: JailConfig
     group: SlotGroup | None = None
+    uid: int = 0  # the programs' uid (0 only without root, inside bubblewrap's user namespace)
     runs: int = 0
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _reader: zygote.FrameReader = field(default_factory=lambda: zygote.FrameReader(-1), repr=False)
     _log: IO[bytes] | None = field(default=None, repr=False)
-
-    @property
-    def uid(self) -> int:
-        return self.config.uid_base + self.index if os.geteuid() == 0 else 0
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
