@@ -181,9 +181,6 @@ def _drop_privileges(config: dict[str, Any]) -> None:
         fh.write("1000")  # the program's processes are the OOM killer's first choice, never the jail's own
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.chdir("/work")
-    for cap in range(64):
-        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-            break
     uid = config["uid"]
     os.setgroups([])
     os.setresgid(uid, uid, uid)
@@ -192,11 +189,8 @@ def _drop_privileges(config: dict[str, Any]) -> None:
     _check(_libc.syscall(_SYS_CAPSET, header, data), "capset")  # inheritable too: no capability at all
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    bpf = config["bpf"]
-    if bpf:
-        program = ctypes.create_string_buffer(bpf, len(bpf))
-        fprog = _Fprog(len(bpf) // 8, ctypes.addressof(program))
-        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0), "seccomp")
+    if "fprog" in config:
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(config["fprog"]), 0, 0), "seccomp")
 
 
 class _Fprog(ctypes.Structure):
@@ -494,16 +488,31 @@ class _Prepared:
         os.close(done_w)
 
     def finish(self, out_fd: int) -> bool:
-        """Wait for the run to end; answer for it if it died. False when the host has gone."""
-        _, status = os.waitpid(self.pid, 0)
+        """Wait until the run has answered, or answer for it if it died. False when the host has gone.
+
+        A run that answered is not waited for: its namespaces are torn down (an RCU grace period or
+        two in the kernel) while the next run is prepared; it is reaped later.
+        """
         answered = os.read(self.done_r, 1)
         os.close(self.done_r)
+        if answered:
+            return True
+        _, status = os.waitpid(self.pid, 0)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_EOF:
             return False
-        if not answered:
-            write_frame(out_fd, {"status": "setup_error", "error": f"run supervisor died (status {status})"},
-                        [b"", b""])
+        write_frame(out_fd, {"status": "setup_error", "error": f"run supervisor died (status {status})"}, [b"", b""])
         return True
+
+
+def _reap() -> None:
+    """Collect the run processes that have exited since the last call."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def serve(in_fd: int = 0, out_fd: int = 1) -> None:
@@ -526,6 +535,13 @@ def serve(in_fd: int = 0, out_fd: int = 1) -> None:
             __import__(module)
         except ImportError:
             pass
+    for cap in range(64):  # an empty bounding set for every process the zygote forks (it never execs)
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break
+    bpf = config["bpf"]
+    if bpf:  # the filter's memory, built once and inherited by every fork
+        config["bpf_buffer"] = ctypes.create_string_buffer(bpf, len(bpf))
+        config["fprog"] = _Fprog(len(bpf) // 8, ctypes.addressof(config["bpf_buffer"]))
     import gc
 
     gc.collect()
@@ -534,7 +550,7 @@ def serve(in_fd: int = 0, out_fd: int = 1) -> None:
     # one run at a time: the next run process is prepared (namespaces, tmpfs, forked and unprivileged
     # program process) as soon as the previous one has answered, off the request's critical path
     while _Prepared(in_fd, out_fd, config).finish(out_fd):
-        pass
+        _reap()
 
 
 if __name__ == "__main__":
