@@ -4,22 +4,28 @@ This file runs under the jail's own Python (``/usr/bin/python3 -I``), fed over i
 host, so nothing of the service's source is mounted in the jail. It is stdlib-only. The host imports
 it too, for the frame format (`write_frame` / `FrameReader`).
 
-One run, three processes:
+One run is one forked process, made ready before the request arrives:
 
-- **A** (forked from the zygote, root): new mount, pid and IPC namespaces; a fresh size-capped tmpfs
-  behind ``/work``, ``/tmp`` and ``/dev/shm``; writes the input files; feeds stdin, drains stdout and
-  stderr under a byte cap, enforces the wall deadline, reads back the files the host asked for.
-- **B** (pid 1 of the run's pid namespace, root): mounts a ``/proc`` of that namespace, joins the
-  run's cgroups, forks C, reaps everything and reports C's wait status. When B exits the kernel kills
-  every process left in the namespace: setsid and double forks cannot outlive the run.
-- **C** (the program): rlimits, its own uid/gid, no capabilities, ``no_new_privs``, the seccomp
-  filter, then ``execve`` of the program or, for Python, the source run in this warm interpreter.
+- it takes new mount and IPC namespaces and mounts a fresh size- and inode-capped tmpfs behind
+  ``/work``, ``/tmp`` and ``/dev/shm`` (so nothing of a run survives it, and slots share nothing);
+  it hands the zygote a descriptor of its ``/work`` (files go in and compiled binaries come back
+  through it, with ``O_NOFOLLOW``), then drops to the slot's uid with no capabilities,
+  ``no_new_privs`` and the seccomp filter, and waits;
+- on the request it sets the rlimits and execs the program or, for Python, runs the source in this
+  warm interpreter.
+
+The zygote (root, a child subreaper) feeds stdin, drains stdout and stderr under a byte cap and
+enforces the wall deadline. Its status is the kernel's wait status, which the program cannot forge.
+When the program ends, or at the deadline, any process of the run still alive (background children,
+``setsid`` and double forks: all run as the slot's uid) is killed with one ``kill(-1, SIGKILL)``
+sent as that uid, which no fork can race.
 """
 
 from __future__ import annotations
 
 import atexit
 import builtins
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -27,6 +33,7 @@ import os
 import resource
 import select
 import signal
+import socket
 import stat
 import struct
 import sys
@@ -40,7 +47,7 @@ _BLOB = struct.Struct(">Q")
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
-CLONE_NEWPID = 0x20000000
+PR_SET_CHILD_SUBREAPER = 36
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_SET_SECCOMP = 1, 38, 24, 22
@@ -126,18 +133,26 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 
 
 # --------------------------------------------------------------------------------------- the run
-def _child_c(fds: dict[str, int], go: int, status_fd: int, config: dict[str, Any]) -> None:
-    """The program's process, forked and unprivileged before the request arrives (never returns)."""
+def _program(ends: dict[str, int], control: socket.socket, config: dict[str, Any]) -> None:
+    """The run's process, made ready before its request (never returns)."""
     try:
-        order = ("stdin", "stdout", "stderr")
+        order = (ends["stdin"], ends["stdout"], ends["stderr"])
         # move every source above the targets first, so no dup2 overwrites a later source
-        high = [fcntl.fcntl(fds[name], fcntl.F_DUPFD_CLOEXEC, 1000) for name in order]
-        go = fcntl.fcntl(go, fcntl.F_DUPFD_CLOEXEC, 1000 + len(order))
-        status_fd = fcntl.fcntl(status_fd, fcntl.F_DUPFD_CLOEXEC, 1001 + len(order))
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 1000) for fd in order]
+        go = fcntl.fcntl(ends["go"], fcntl.F_DUPFD_CLOEXEC, 1000)
+        ctl = fcntl.fcntl(control.detach(), fcntl.F_DUPFD_CLOEXEC, 1000)
         for target, fd in enumerate(high):
             os.dup2(fd, target)
-        os.closerange(len(order), 1000)
-        os.closerange(1000, 1000 + len(order))
+        os.closerange(3, 1000)
+        for fd in high:
+            os.close(fd)
+        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")
+        _setup_box(config)
+        work = os.open("/work", os.O_PATH | os.O_DIRECTORY)
+        sock = socket.socket(fileno=os.dup(ctl))
+        socket.send_fds(sock, [b"r"], [work])
+        sock.close()
+        os.close(work)
         _drop_privileges(config)
         raw = b""
         while chunk := os.read(go, 1 << 16):
@@ -162,10 +177,11 @@ def _child_c(fds: dict[str, int], go: int, status_fd: int, config: dict[str, Any
         if lim.get("as_bytes"):
             resource.setrlimit(resource.RLIMIT_AS, (lim["as_bytes"], lim["as_bytes"]))
     except BaseException as exc:  # noqa: BLE001 - a failure here is the sandbox's, reported as such
-        os.write(status_fd, json.dumps(["setup", f"{type(exc).__name__}: {exc}"]).encode() + b"\n")
+        with contextlib.suppress(OSError):
+            os.write(ctl, b"e" + f"{type(exc).__name__}: {exc}".encode()[:2000])
         os._exit(127)
     os.close(go)
-    os.close(status_fd)  # the run's status is what pid 1 sees, never what the program says
+    os.close(ctl)  # nothing of the jail's own stays open for the program
     if source is None:
         try:
             os.execvpe(req["argv"][0], req["argv"], req["env"])
@@ -234,32 +250,6 @@ def _run_python(source: str, req: dict[str, Any]) -> None:
     os._exit(code)
 
 
-def _init_b(fds: dict[str, int], go: int, status_fd: int, config: dict[str, Any]) -> None:
-    """pid 1 of the run: /proc, fork the program, reap everything, report its status (never returns)."""
-    try:
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        pid = os.fork()
-        if pid == 0:
-            _child_c(fds, go, status_fd, config)
-        for fd in (*fds.values(), go):
-            os.close(fd)
-        while True:
-            try:
-                got, status, _ = os.wait4(-1, 0)
-            except ChildProcessError:
-                os._exit(0)
-            if got == pid:
-                usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-                cpu = usage.ru_utime + usage.ru_stime
-                os.write(status_fd, json.dumps([status, cpu, usage.ru_maxrss]).encode() + b"\n")
-                os._exit(0)
-    except BaseException as exc:  # noqa: BLE001
-        try:
-            os.write(status_fd, json.dumps(["setup", f"{type(exc).__name__}: {exc}"]).encode() + b"\n")
-        finally:
-            os._exit(1)
-
-
 def _setup_box(config: dict[str, Any]) -> None:
     """A fresh tmpfs, shared by /work, /tmp and /dev/shm under one size and inode cap."""
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
@@ -275,9 +265,10 @@ def _setup_box(config: dict[str, Any]) -> None:
     _check(_libc.umount2(BOX.encode(), MNT_DETACH), "umount box")
 
 
-def _write_files(specs: list[dict[str, Any]], blobs: list[bytes], uid: int) -> None:
+def _write_files(work: int, specs: list[dict[str, Any]], blobs: list[bytes], uid: int) -> None:
     for spec, data in zip(specs, blobs, strict=True):
-        fd = os.open(f"/work/{spec['name']}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, spec["mode"])
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = os.open(spec["name"], flags, spec["mode"], dir_fd=work)
         try:
             _write_all(fd, data)
             os.fchown(fd, uid, uid)
@@ -286,13 +277,13 @@ def _write_files(specs: list[dict[str, Any]], blobs: list[bytes], uid: int) -> N
             os.close(fd)
 
 
-def _collect(names: list[str], cap: int) -> tuple[list[dict[str, Any]], list[bytes]]:
-    """Read back files the program made, refusing links, devices and oversize files."""
+def _collect(work: int, names: list[str], cap: int) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """Read back files the run made (every process of it dead), refusing links, devices, oversize files."""
     infos, blobs = [], []
     for name in names:
         data, error = b"", ""
         try:
-            fd = os.open(f"/work/{name}", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=work)
         except OSError as exc:
             error = f"missing: {exc.strerror}"
         else:
@@ -314,201 +305,200 @@ def _collect(names: list[str], cap: int) -> tuple[list[dict[str, Any]], list[byt
     return infos, blobs
 
 
-def _prepare_run(config: dict[str, Any]) -> tuple[int, dict[str, tuple[int, int]], int]:
-    """In A: the run's namespaces, tmpfs and processes B and C, all before the request arrives."""
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
-    _setup_box(config)
-    pipes = {k: os.pipe() for k in ("stdin", "stdout", "stderr", "status", "go")}
-    child_ends = {"stdin": pipes["stdin"][0], "stdout": pipes["stdout"][1], "stderr": pipes["stderr"][1]}
-    keep = {*child_ends.values(), pipes["go"][0], pipes["status"][1]}
-    pid = os.fork()
-    if pid == 0:
-        for fd in range(3, 1000):  # B keeps only its own ends (the zygote's pipes included, none survive)
-            if fd not in keep:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        _init_b(child_ends, pipes["go"][0], pipes["status"][1], config)
-    for fd in keep:
-        os.close(fd)
-    return pid, pipes, os.pidfd_open(pid)
+class _Run:
+    """One run's process, forked and made ready before its request; the zygote's handles on it."""
 
-
-def _run_a(req_fd: int, out_fd: int, done_fd: int, config: dict[str, Any]) -> None:
-    """Process A: prepare, wait for the request on ``req_fd``, supervise, answer (never returns)."""
-    prepared = None
-    problem = ""
-    try:
-        prepared = _prepare_run(config)
-    except BaseException as exc:  # noqa: BLE001 - reported as this run's sandbox error
-        problem = f"{type(exc).__name__}: {exc}"
-    frame = FrameReader(req_fd).read()  # the host sends the next request only after this run's answer
-    if frame is None:
-        os._exit(EXIT_EOF)
-    received = time.monotonic()
-    req, blobs = frame
-    try:
-        if prepared is None:
-            raise RuntimeError(problem)
-        pid, pipes, pidfd = prepared
-        _write_files(req["files"], blobs[1:], config["uid"])
-        program = {k: req[k] for k in ("argv", "python", "env", "limits")}
-        os.write(pipes["go"][1], json.dumps(program).encode())
-        os.close(pipes["go"][1])
-        started = time.monotonic()
-        feeds = {pipes["stdin"][1]: blobs[0]}
-        header, outputs = _supervise(pid, pidfd, pipes, feeds, req["limits"], started)
-        if req.get("collect"):
-            os.kill(pid, signal.SIGKILL)  # no process of the run may touch the files being read back
-            os.waitpid(pid, 0)
-            prepared = None
-        infos, collected = _collect(req.get("collect", []), req["limits"]["collect_bytes"])
-        header["collected"] = infos
-        header["times"] = [received, started, time.monotonic()]
-    except BaseException as exc:  # noqa: BLE001 - anything here is the sandbox's failure, not the program's
-        header, outputs, collected = {"status": "setup_error", "error": f"{type(exc).__name__}: {exc}"}, [b""] * 2, []
-    write_frame(out_fd, header, outputs + collected)
-    os.write(done_fd, b"1")
-    if prepared is not None:
-        try:
-            os.kill(prepared[0], signal.SIGKILL)  # whatever is left of the run dies with its pid 1
-        except ProcessLookupError:
-            pass
-        os.waitpid(prepared[0], 0)
-    os._exit(0)
-
-
-def _supervise(
-    pid: int, pidfd: int, pipes: dict[str, tuple[int, int]], feeds: dict[int, bytes], lim: dict[str, Any],
-    started: float,
-) -> tuple[dict[str, Any], list[bytes]]:
-    """Feed the input pipes, drain the outputs under the cap, kill the namespace at the deadline."""
-    deadline = started + lim["wall_s"]
-    cap = lim["output_bytes"]
-    readers = {pipes["stdout"][0]: "stdout", pipes["stderr"][0]: "stderr", pipes["status"][0]: "status"}
-    out: dict[str, list[bytes]] = {"stdout": [], "stderr": [], "status": []}
-    sizes = dict.fromkeys(out, 0)
-    writers: dict[int, memoryview] = {}
-    for fd, data in feeds.items():
-        if data:
-            os.set_blocking(fd, False)
-            writers[fd] = memoryview(data)
-        else:
+    def __init__(self, config: dict[str, Any], in_fd: int, out_fd: int) -> None:
+        self.config = config
+        self.pipes = {k: os.pipe() for k in ("stdin", "stdout", "stderr", "go")}
+        ends = {"stdin": self.pipes["stdin"][0], "stdout": self.pipes["stdout"][1],
+                "stderr": self.pipes["stderr"][1], "go": self.pipes["go"][0]}
+        self.control, theirs = socket.socketpair()
+        self.pid = os.fork()
+        if self.pid == 0:
+            self.control.close()
+            _program(ends, theirs, config)
+        theirs.close()
+        for fd in ends.values():
             os.close(fd)
-    outcome = ""
-    exited_at: float | None = None
-    while readers or writers:
-        if exited_at is None and out["status"] and b"\n" in out["status"][-1] and len(readers) == 1:
-            exited_at = time.monotonic()  # the program's status is in and its outputs are closed: done
-            break
-        now = time.monotonic()
-        left = (exited_at + 1.0 if exited_at is not None else deadline) - now
-        if left <= 0:
-            if exited_at is not None:
-                break  # the namespace is dead, so the pipes are closing: stop waiting for stragglers
-            outcome = "timeout"
-            os.kill(pid, signal.SIGKILL)
-            exited_at = time.monotonic()
-            continue
-        rlist = [*readers, pidfd] if exited_at is None else list(readers)
-        ready_r, ready_w, _ = select.select(rlist, list(writers), [], left)
-        for fd in ready_r:
-            if fd == pidfd:
-                exited_at = time.monotonic()
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
+        self.pidfd = os.pidfd_open(self.pid)
+        self.work = -1
+        self.problem = ""
+        try:
+            message, fds, _, _ = socket.recv_fds(self.control, 4096, 1)
+        except OSError as exc:
+            message, fds = b"e" + str(exc).encode(), []
+        if message == b"r" and len(fds) == 1:
+            self.work = fds[0]
+        else:
+            for fd in fds:
                 os.close(fd)
-                del readers[fd]
-                continue
-            name = readers[fd]
-            sizes[name] += len(chunk)
-            if name == "status" and sizes[name] > 4096:
-                continue  # pid 1 writes one short line; nothing else can reach this pipe
-            if name != "status" and sizes["stdout"] + sizes["stderr"] > cap:
-                if not outcome:
-                    outcome = "output_limit"
-                    os.kill(pid, signal.SIGKILL)
-                continue
-            out[name].append(chunk)
-        for fd in ready_w:
-            try:
-                n = os.write(fd, writers[fd][: 1 << 16])
-                writers[fd] = writers[fd][n:]
-            except BlockingIOError:
-                continue
-            except BrokenPipeError:
-                writers[fd] = writers[fd][:0]
-            if not writers[fd]:
+            self.problem = (message[1:] or b"the run's process died while getting ready").decode("utf-8", "replace")
+
+    def close(self) -> None:
+        """Kill whatever is left of the run, reap it, release every descriptor."""
+        if _children():
+            _kill_uid(self.config["uid"])
+            _reap(block=True)
+        for fd in {fd for pair in self.pipes.values() for fd in pair}:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-                del writers[fd]
-        if exited_at is not None:
-            for fd in writers:
-                os.close(fd)
-            writers.clear()
-    for fd in [*readers, *writers]:
-        os.close(fd)
-    if exited_at is None:
-        exited_at = time.monotonic()
-    wall = exited_at - started
-    header: dict[str, Any] = {"status": outcome or "exited", "wall_s": wall,
-                              "output_bytes": sizes["stdout"] + sizes["stderr"]}
-    lines = b"".join(out["status"]).splitlines()
-    info = json.loads(lines[0]) if lines else None
-    if info and info[0] == "setup":
-        return {"status": "setup_error", "error": info[1], "wall_s": wall}, [b"", b""]
-    if info:
-        status, cpu, maxrss = info
-        header.update(cpu_s=cpu, maxrss_kb=maxrss)
+        for fd in (self.pidfd, self.work):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.control.close()
+
+    def execute(self, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        if self.problem:
+            raise RuntimeError(self.problem)
+        _write_files(self.work, req["files"], blobs[1:], self.config["uid"])
+        program = {k: req[k] for k in ("argv", "python", "env", "limits")}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        go = self.pipes["go"][1]
+        os.write(go, json.dumps(program).encode())
+        os.close(go)
+        started = time.monotonic()
+        header, outputs = self._supervise(blobs[0], req["limits"], started, before)
+        infos, collected = _collect(self.work, req.get("collect", []), req["limits"]["collect_bytes"])
+        header["collected"] = infos
+        return header, outputs + collected
+
+    def _supervise(
+        self, stdin: bytes, lim: dict[str, Any], started: float, before: resource.struct_rusage
+    ) -> tuple[dict[str, Any], list[bytes]]:
+        """Feed stdin, drain the outputs under the cap, end the run at the deadline or when it ends."""
+        deadline = started + lim["wall_s"]
+        cap = lim["output_bytes"]
+        readers = {self.pipes["stdout"][0]: "stdout", self.pipes["stderr"][0]: "stderr"}
+        out: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+        sizes = dict.fromkeys(out, 0)
+        writer, pending = self.pipes["stdin"][1], memoryview(stdin)
+        if pending:
+            os.set_blocking(writer, False)
+        else:
+            os.close(writer)
+            writer = -1
+        outcome = ""
+        status: int | None = None
+        usage: Any = None
+        ended_at: float | None = None
+        killed = False
+        while readers or status is None:
+            if status is not None and ended_at is None:
+                ended_at = time.monotonic()
+                if _children():  # the program is done: so is everything it started
+                    _kill_uid(self.config["uid"])
+                killed = True
+            left = deadline - time.monotonic()
+            if left <= 0 and not killed:
+                outcome = "timeout"
+                _kill_uid(self.config["uid"])
+                killed = True
+                ended_at = time.monotonic()
+                continue
+            wait = max(left, 0.0) if not killed else 5.0
+            rlist = [*readers, *([self.pidfd] if status is None else [])]
+            ready_r, ready_w, _ = select.select(rlist, [writer] if writer >= 0 else [], [], wait)
+            if not ready_r and not ready_w and killed:
+                break  # every process is dead; nothing more will come
+            for fd in ready_r:
+                if fd == self.pidfd:
+                    _, status, usage = os.wait4(self.pid, 0)
+                    continue
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    os.close(fd)
+                    del readers[fd]
+                    continue
+                name = readers[fd]
+                sizes[name] += len(chunk)
+                if sizes["stdout"] + sizes["stderr"] > cap:
+                    if not outcome:
+                        outcome = "output_limit"
+                        _kill_uid(self.config["uid"])
+                        killed = True
+                        ended_at = time.monotonic()
+                    continue
+                out[name].append(chunk)
+            if ready_w:
+                try:
+                    n = os.write(writer, pending[: 1 << 16])
+                    pending = pending[n:]
+                except BlockingIOError:
+                    pass
+                except BrokenPipeError:
+                    pending = pending[:0]
+                if not pending:
+                    os.close(writer)
+                    writer = -1
+            if status is not None and writer >= 0:
+                os.close(writer)
+                writer = -1
+        if writer >= 0:
+            os.close(writer)
+        for fd in readers:
+            os.close(fd)
+        if status is None:  # killed: collect it now
+            _, status, usage = os.wait4(self.pid, 0)
+        wall = (ended_at or time.monotonic()) - started
+        _reap(block=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        header: dict[str, Any] = {"status": outcome or "exited", "wall_s": wall, "cpu_s": cpu,
+                                  "maxrss_kb": usage.ru_maxrss if usage is not None else None,
+                                  "output_bytes": sizes["stdout"] + sizes["stderr"]}
+        problem = self._setup_problem()
+        if problem:
+            return {"status": "setup_error", "error": problem, "wall_s": wall}, [b"", b""]
         if os.WIFSIGNALED(status):
             header.update(signal=os.WTERMSIG(status), exit_code=None)
         else:
             header.update(signal=None, exit_code=os.WEXITSTATUS(status))
-    else:  # killed before the program ended (timeout, output cap)
-        header.update(cpu_s=None, maxrss_kb=None, signal=signal.SIGKILL, exit_code=None)
-    return header, [b"".join(out["stdout"]), b"".join(out["stderr"])]
+        if outcome:
+            header["cpu_s"] = None  # cut short: its CPU time says nothing
+        return header, [b"".join(out["stdout"]), b"".join(out["stderr"])]
+
+    def _setup_problem(self) -> str:
+        """A failure the run's process reported before it started the program, if any."""
+        self.control.setblocking(False)
+        try:
+            message = self.control.recv(4096)
+        except (BlockingIOError, OSError):
+            return ""
+        return message[1:].decode("utf-8", "replace") if message.startswith(b"e") else ""
 
 
-EXIT_EOF = 3  # A's exit status when the host has closed the request pipe
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process of the slot's uid at once: sent as that uid, by a short-lived helper.
+
+    ``kill(-1)`` walks the process list under the lock ``fork`` needs, so no process can be
+    created during it, and a process with SIGKILL pending cannot fork: nothing survives.
+    """
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass  # ESRCH: no process of that uid left
+        os._exit(0)
+    os.waitpid(pid, 0)
 
 
-class _Prepared:
-    """A run process, prepared and waiting to read its request from the host's pipe itself."""
-
-    def __init__(self, in_fd: int, out_fd: int, config: dict[str, Any]) -> None:
-        self.done_r, done_w = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:
-            try:
-                os.close(self.done_r)
-                _run_a(in_fd, out_fd, done_w, config)
-            finally:
-                os._exit(70)
-        os.close(done_w)
-
-    def finish(self, out_fd: int) -> bool:
-        """Wait until the run has answered, or answer for it if it died. False when the host has gone.
-
-        A run that answered is not waited for: its namespaces are torn down (an RCU grace period or
-        two in the kernel) while the next run is prepared; it is reaped later.
-        """
-        answered = os.read(self.done_r, 1)
-        os.close(self.done_r)
-        if answered:
-            return True
-        _, status = os.waitpid(self.pid, 0)
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_EOF:
-            return False
-        write_frame(out_fd, {"status": "setup_error", "error": f"run supervisor died (status {status})"}, [b"", b""])
-        return True
+def _children() -> list[str]:
+    """The zygote's live children: orphans of a run are reparented here (it is a child subreaper)."""
+    pid = os.getpid()
+    with open(f"/proc/{pid}/task/{pid}/children") as fh:
+        return fh.read().split()
 
 
-def _reap() -> None:
-    """Collect the run processes that have exited since the last call."""
+def _reap(block: bool = False) -> None:
+    """Collect exited children (orphans of runs come here: the zygote is a child subreaper)."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
@@ -546,11 +536,30 @@ def serve(in_fd: int = 0, out_fd: int = 1) -> None:
 
     gc.collect()
     gc.freeze()  # fewer copy-on-write faults in every fork
+    _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "subreaper")
     write_frame(out_fd, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0]})
-    # one run at a time: the next run process is prepared (namespaces, tmpfs, forked and unprivileged
-    # program process) as soon as the previous one has answered, off the request's critical path
-    while _Prepared(in_fd, out_fd, config).finish(out_fd):
-        _reap()
+    # one run at a time; the next run's process is made ready as soon as the last one has answered,
+    # off the request's critical path
+    while True:
+        try:
+            run: _Run | None = _Run(config, in_fd, out_fd)
+        except OSError as exc:
+            run, problem = None, f"{type(exc).__name__}: {exc}"
+        frame = reader.read()
+        if frame is None:
+            if run is not None:
+                run.close()
+            return
+        req, blobs = frame
+        try:
+            if run is None:
+                raise RuntimeError(problem)
+            header, outputs = run.execute(req, blobs)
+        except Exception as exc:  # noqa: BLE001 - the jail's own failure: the host retries on a fresh jail
+            header, outputs = {"status": "setup_error", "error": f"{type(exc).__name__}: {exc}"}, [b"", b""]
+        write_frame(out_fd, header, outputs)
+        if run is not None:
+            run.close()
 
 
 if __name__ == "__main__":
