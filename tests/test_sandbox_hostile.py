@@ -1234,8 +1234,15 @@ for place in places:
     except OSError:
         continue
     found += [f"{place}/{n}" for n in names if token in n]
-pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid())
-print(os.getuid(), "found:" + ",".join(found), "pids:" + ",".join(map(str, pids)))
+owners = set()
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and int(pid) != os.getpid():
+        try:
+            status = open(f"/proc/{pid}/status").read()
+        except OSError:
+            continue
+        owners.add(int(status.split("Uid:")[1].split()[0]))
+print(os.getuid(), "found:" + ",".join(found), "owners:" + ",".join(map(str, sorted(owners))))
 """
 
 
@@ -1249,11 +1256,13 @@ def test_a_run_cannot_see_the_other_slots_files(sandbox: Sandbox, host: Host) ->
         seeker = workers.submit(sandbox.execute, "python", _SEEKER.replace("@TOKEN@", token), timeout_s=5.0)
         held, sought = holder.result(), seeker.result()
     assert held.status is RunStatus.OK and sought.status is RunStatus.OK, (held, sought)
-    uid, found, pids = sought.stdout.decode().split()
+    uid, found, owners = sought.stdout.decode().split()
     assert int(uid) != int(held.stdout), "both runs took the same slot"
     assert found == "found:", f"the other slot's files were visible: {found}"
-    # its own jail's init (1) and zygote (2) only: the other slot's jail is another pid namespace
-    assert set(pids.removeprefix("pids:").split(",")) <= {"1", "2"}, f"other processes were visible: {pids}"
+    # its own jail's init and zygote (root) and its slot's next run only: the other slot is another pid namespace
+    seen = {int(o) for o in owners.removeprefix("owners:").split(",") if o}
+    assert int(held.stdout) not in seen, f"the other slot's processes were visible: {owners}"
+    assert seen <= {0, *sandbox.uids}, f"unexpected processes were visible: {owners}"
     _assert_host_intact(host, sandbox, free_before)
 
 

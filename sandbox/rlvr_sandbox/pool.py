@@ -91,8 +91,8 @@ class Sandbox:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.languages = load_languages(self.config.languages_file)
-        if self.config.slots > BLOCK:
-            raise ValueError(f"at most {BLOCK} slots per sandbox")
+        if 2 * self.config.slots > BLOCK:
+            raise ValueError(f"at most {BLOCK // 2} slots per sandbox")
         self._tree: CgroupTree | None = open_tree() if self.config.cgroups else None
         self._uids = UidBlock() if os.geteuid() == 0 else None
         self._jail = JailConfig(
@@ -116,9 +116,9 @@ class Sandbox:
 
     @property
     def uids(self) -> range:
-        """The uids this sandbox's programs run as (one per slot)."""
+        """The uids this sandbox's programs run as (two per slot: runs alternate between them)."""
         first = self._uids.first if self._uids else 0
-        return range(first, first + (self.config.slots if self._uids else 1))
+        return range(first, first + (2 * self.config.slots if self._uids else 1))
 
     @property
     def memory_limit_mode(self) -> str:
@@ -141,7 +141,8 @@ class Sandbox:
                     index = self._created
                     self._created += 1
                 group = self._tree.slot(index) if self._tree else None
-                slot = Slot(index, self._jail, group, self._uids.uid(index) if self._uids else 0)
+                uids = (self._uids.uid(2 * index), self._uids.uid(2 * index + 1)) if self._uids else (0, 0)
+                slot = Slot(index, self._jail, group, uids)
             try:
                 yield slot
             finally:

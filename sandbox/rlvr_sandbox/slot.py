@@ -93,7 +93,7 @@ class Slot:
     index: int
     config: JailConfig
     group: SlotGroup | None = None
-    uid: int = 0  # the programs' uid (0 only without root, inside bubblewrap's user namespace)
+    uids: tuple[int, int] = (0, 0)  # runs alternate between two (0 only without root: one mapped uid)
     runs: int = 0
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _reader: zygote.FrameReader = field(default_factory=lambda: zygote.FrameReader(-1), repr=False)
@@ -120,7 +120,7 @@ class Slot:
         try:
             zygote._write_all(self._proc.stdin.fileno(), source)
             # pass_fds keeps the numbers, and bubblewrap hands inherited descriptors to the zygote
-            init = {"preload": list(self.config.preload), "cgroup_fds": cg_fds, "uid": self.uid,
+            init = {"preload": list(self.config.preload), "cgroup_fds": cg_fds, "uids": list(self.uids),
                     "tmpfs_bytes": self.config.tmpfs_mb << 20, "inodes": self.config.inodes}
             zygote.write_frame(self._proc.stdin.fileno(), init, [self.config.seccomp])
             ready = self._read(time.monotonic() + self.config.start_timeout_s)

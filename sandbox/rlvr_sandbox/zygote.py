@@ -308,8 +308,8 @@ def _collect(work: int, names: list[str], cap: int) -> tuple[list[dict[str, Any]
 class _Run:
     """One run's process, forked and made ready before its request; the zygote's handles on it."""
 
-    def __init__(self, config: dict[str, Any], in_fd: int, out_fd: int) -> None:
-        self.config = config
+    def __init__(self, config: dict[str, Any], uid: int) -> None:
+        self.uid = uid
         self.pipes = {k: os.pipe() for k in ("stdin", "stdout", "stderr", "go")}
         ends = {"stdin": self.pipes["stdin"][0], "stdout": self.pipes["stdout"][1],
                 "stderr": self.pipes["stderr"][1], "go": self.pipes["go"][0]}
@@ -317,55 +317,81 @@ class _Run:
         self.pid = os.fork()
         if self.pid == 0:
             self.control.close()
-            _program(ends, theirs, config)
+            _program(ends, theirs, {**config, "uid": uid})
         theirs.close()
         for fd in ends.values():
             os.close(fd)
         self.pidfd = os.pidfd_open(self.pid)
+        # the descriptors this run still holds: numbers are reused by the next run, so close each once
+        self.fds = {self.pipes["stdin"][1], self.pipes["stdout"][0], self.pipes["stderr"][0], self.pipes["go"][1],
+                    self.pidfd}
         self.work = -1
         self.problem = ""
+        self.before: Any = None
+
+    def _await_ready(self) -> None:
+        """Its set-up ran while the previous run (or the host) was busy: collect what it sent."""
         try:
             message, fds, _, _ = socket.recv_fds(self.control, 4096, 1)
         except OSError as exc:
             message, fds = b"e" + str(exc).encode(), []
         if message == b"r" and len(fds) == 1:
             self.work = fds[0]
+            self.fds.add(self.work)
         else:
             for fd in fds:
                 os.close(fd)
             self.problem = (message[1:] or b"the run's process died while getting ready").decode("utf-8", "replace")
 
-    def close(self) -> None:
-        """Kill whatever is left of the run, reap it, release every descriptor."""
-        if _children():
-            _kill_uid(self.config["uid"])
-            _reap(block=True)
-        for fd in {fd for pair in self.pipes.values() for fd in pair}:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        for fd in (self.pidfd, self.work):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+    def _end(self, keep: int) -> None:
+        """Kill and reap every process of this run still alive; ``keep`` is the next run's process."""
+        killed = False
+        while left := [pid for pid in _children() if pid != keep]:
+            if not killed:
+                _kill_uid(self.uid)
+                killed = True
+            for pid in left:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+
+    def close(self, keep: int) -> None:
+        """End the run (started or not), reap it, release every descriptor."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)  # a run never started may still be root, setting up
+        self._end(keep)
+        for fd in list(self.fds):
+            self._close(fd)
         self.control.close()
 
-    def execute(self, req: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    def _close(self, fd: int) -> None:
+        if fd in self.fds:
+            self.fds.discard(fd)
+            os.close(fd)
+
+    def start(self, req: dict[str, Any], blobs: list[bytes]) -> float:
+        """Hand the program its files and request; the time it started."""
+        self._await_ready()
         if self.problem:
             raise RuntimeError(self.problem)
-        _write_files(self.work, req["files"], blobs[1:], self.config["uid"])
+        _write_files(self.work, req["files"], blobs[1:], self.uid)
         program = {k: req[k] for k in ("argv", "python", "env", "limits")}
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.before = resource.getrusage(resource.RUSAGE_CHILDREN)
         go = self.pipes["go"][1]
         os.write(go, json.dumps(program).encode())
-        os.close(go)
-        started = time.monotonic()
-        header, outputs = self._supervise(blobs[0], req["limits"], started, before)
+        self._close(go)
+        return time.monotonic()
+
+    def finish(
+        self, req: dict[str, Any], blobs: list[bytes], started: float, keep: int
+    ) -> tuple[dict[str, Any], list[bytes]]:
+        """Supervise the started run to its end; its answer, with the files asked back."""
+        header, outputs = self._supervise(blobs[0], req["limits"], started, keep)
         infos, collected = _collect(self.work, req.get("collect", []), req["limits"]["collect_bytes"])
         header["collected"] = infos
         return header, outputs + collected
 
     def _supervise(
-        self, stdin: bytes, lim: dict[str, Any], started: float, before: resource.struct_rusage
+        self, stdin: bytes, lim: dict[str, Any], started: float, keep: int
     ) -> tuple[dict[str, Any], list[bytes]]:
         """Feed stdin, drain the outputs under the cap, end the run at the deadline or when it ends."""
         deadline = started + lim["wall_s"]
@@ -377,7 +403,7 @@ class _Run:
         if pending:
             os.set_blocking(writer, False)
         else:
-            os.close(writer)
+            self._close(writer)
             writer = -1
         outcome = ""
         status: int | None = None
@@ -387,13 +413,12 @@ class _Run:
         while readers or status is None:
             if status is not None and ended_at is None:
                 ended_at = time.monotonic()
-                if _children():  # the program is done: so is everything it started
-                    _kill_uid(self.config["uid"])
+                self._end(keep)  # the program is done: so is everything it started
                 killed = True
             left = deadline - time.monotonic()
             if left <= 0 and not killed:
                 outcome = "timeout"
-                _kill_uid(self.config["uid"])
+                _kill_uid(self.uid)
                 killed = True
                 ended_at = time.monotonic()
                 continue
@@ -408,7 +433,7 @@ class _Run:
                     continue
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
-                    os.close(fd)
+                    self._close(fd)
                     del readers[fd]
                     continue
                 name = readers[fd]
@@ -416,7 +441,7 @@ class _Run:
                 if sizes["stdout"] + sizes["stderr"] > cap:
                     if not outcome:
                         outcome = "output_limit"
-                        _kill_uid(self.config["uid"])
+                        _kill_uid(self.uid)
                         killed = True
                         ended_at = time.monotonic()
                     continue
@@ -430,20 +455,20 @@ class _Run:
                 except BrokenPipeError:
                     pending = pending[:0]
                 if not pending:
-                    os.close(writer)
+                    self._close(writer)
                     writer = -1
             if status is not None and writer >= 0:
-                os.close(writer)
+                self._close(writer)
                 writer = -1
         if writer >= 0:
-            os.close(writer)
+            self._close(writer)
         for fd in readers:
-            os.close(fd)
+            self._close(fd)
         if status is None:  # killed: collect it now
             _, status, usage = os.wait4(self.pid, 0)
         wall = (ended_at or time.monotonic()) - started
-        _reap(block=True)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._end(keep)
+        after, before = resource.getrusage(resource.RUSAGE_CHILDREN), self.before
         cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         header: dict[str, Any] = {"status": outcome or "exited", "wall_s": wall, "cpu_s": cpu,
                                   "maxrss_kb": usage.ru_maxrss if usage is not None else None,
@@ -475,6 +500,11 @@ def _kill_uid(uid: int) -> None:
     ``kill(-1)`` walks the process list under the lock ``fork`` needs, so no process can be
     created during it, and a process with SIGKILL pending cannot fork: nothing survives.
     """
+    if uid == 0:  # without root there are no uids of our own (one mapped uid): kill what can be found
+        for child in _children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        return
     pid = os.fork()
     if pid == 0:
         try:
@@ -487,22 +517,11 @@ def _kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def _children() -> list[str]:
-    """The zygote's live children: orphans of a run are reparented here (it is a child subreaper)."""
+def _children() -> list[int]:
+    """The zygote's children: orphans of a run are reparented here (it is a child subreaper)."""
     pid = os.getpid()
     with open(f"/proc/{pid}/task/{pid}/children") as fh:
-        return fh.read().split()
-
-
-def _reap(block: bool = False) -> None:
-    """Collect exited children (orphans of runs come here: the zygote is a child subreaper)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+        return [int(child) for child in fh.read().split()]
 
 
 def serve(in_fd: int = 0, out_fd: int = 1) -> None:
@@ -538,28 +557,39 @@ def serve(in_fd: int = 0, out_fd: int = 1) -> None:
     gc.freeze()  # fewer copy-on-write faults in every fork
     _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "subreaper")
     write_frame(out_fd, {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0]})
-    # one run at a time; the next run's process is made ready as soon as the last one has answered,
-    # off the request's critical path
+    # one run at a time, and the next one's process always getting ready meanwhile: under the other
+    # of the slot's two uids, so that ending this run (kill(-1) as its uid) cannot touch it
+    uids, turn = config["uids"], 0
+    ready, problem = _new_run(config, uids[turn])
     while True:
-        try:
-            run: _Run | None = _Run(config, in_fd, out_fd)
-        except OSError as exc:
-            run, problem = None, f"{type(exc).__name__}: {exc}"
         frame = reader.read()
         if frame is None:
-            if run is not None:
-                run.close()
+            if ready is not None:
+                ready.close(keep=-1)
             return
         req, blobs = frame
+        current, ready = ready, None
+        turn ^= 1
         try:
-            if run is None:
+            if current is None:
                 raise RuntimeError(problem)
-            header, outputs = run.execute(req, blobs)
+            started = current.start(req, blobs)
+            ready, problem = _new_run(config, uids[turn])
+            header, outputs = current.finish(req, blobs, started, keep=ready.pid if ready else -1)
         except Exception as exc:  # noqa: BLE001 - the jail's own failure: the host retries on a fresh jail
             header, outputs = {"status": "setup_error", "error": f"{type(exc).__name__}: {exc}"}, [b"", b""]
         write_frame(out_fd, header, outputs)
-        if run is not None:
-            run.close()
+        if current is not None:
+            current.close(keep=ready.pid if ready else -1)
+        if ready is None:
+            ready, problem = _new_run(config, uids[turn])
+
+
+def _new_run(config: dict[str, Any], uid: int) -> tuple[_Run | None, str]:
+    try:
+        return _Run(config, uid), ""
+    except OSError as exc:
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 if __name__ == "__main__":
