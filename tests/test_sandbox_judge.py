@@ -211,3 +211,9 @@ def test_outputs_match(got: str, want: str, mode: Compare, tol: float | None, ma
 )
 def test_values_match(got: Any, want: Any, tol: float | None, match: bool) -> None:
     assert values_match(got, want, tol) is match
+
+
+@pytest.mark.parametrize("name", ["../escape", "/etc/passwd", "a/b", ".hidden", "..", ""])
+def test_file_names_are_plain(judge: Judge, name: str) -> None:
+    with pytest.raises(ValueError, match="plain name"):
+        judge.sandbox.execute("python", "pass", files={name: b"x"})

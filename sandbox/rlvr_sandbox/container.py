@@ -30,7 +30,6 @@ import itertools
 import logging
 import math
 import queue
-import re
 import signal
 import socket
 import threading
@@ -46,7 +45,7 @@ from docker.errors import DockerException, ImageNotFound
 from .compile_cache import CompileCache, compile_failure, program_key
 from .container_stream import OOM_EXIT, READY, feed, hang_up, raw_socket, read_frames, wrapper_script
 from .errors import SandboxError
-from .languages import Language, load_languages, resolve
+from .languages import Language, check_file_names, load_languages, resolve
 from .pool import Execution, RunStatus, SandboxConfig
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,6 @@ DEFAULT_IMAGE = "rlvr-sandbox-runtime:local"
 ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/work", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
 }
-_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
 _EXITED = ("exited", "stopped", "dead")
 
 
@@ -190,9 +188,7 @@ class ContainerSandbox:
         lang = language if isinstance(language, Language) else self.language(language)
         source = code.encode() if isinstance(code, str) else code
         extra = dict(files or {})
-        for name in (*extra, lang.source, *([lang.binary] if lang.compiled else [])):
-            if not _FILE_NAME.fullmatch(name) or name in (".", ".."):
-                raise ValueError(f"bad file name {name!r}: a plain name in /work is expected")
+        check_file_names([*extra, lang.source, *([lang.binary] if lang.compiled else [])])
         if not lang.compiled:
             return self._run(lang.run_argv(), {**extra, lang.source: source}, stdin, timeout_s, memory_mb)
         key = program_key(lang.name, source, extra)

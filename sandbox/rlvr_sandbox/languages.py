@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -59,3 +61,13 @@ def resolve(languages: dict[str, Language], name: str) -> Language:
         if key == lang.name or key in lang.aliases:
             return lang
     raise KeyError(f"unknown language {name!r}; known: {', '.join(sorted(languages))}")
+
+
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
+
+
+def check_file_names(names: Iterable[str]) -> None:
+    """Files a run gets are plain names in its work directory: no paths, no dot-files, no '..'."""
+    for name in names:
+        if not _FILE_NAME.fullmatch(name):
+            raise ValueError(f"bad file name {name!r}: a plain name in /work is expected")

@@ -22,7 +22,7 @@ from typing import Any
 from .cgroups import CgroupTree, open_tree
 from .compile_cache import CompileCache, compile_failure, program_key
 from .errors import SandboxError
-from .languages import Language, load_languages, resolve
+from .languages import Language, check_file_names, load_languages, resolve
 from .seccomp import build_filter
 from .slot import PATH, JailConfig, Slot
 from .uids import BLOCK, UidBlock
@@ -189,6 +189,7 @@ class Sandbox:
         lang = language if isinstance(language, Language) else self.language(language)
         source = code.encode() if isinstance(code, str) else code
         extra = dict(files or {})
+        check_file_names([*extra, lang.source, *([lang.binary] if lang.compiled else [])])
         if lang.compiled:
             binary = self._compiled(lang, source, extra)
             if isinstance(binary, Execution):
