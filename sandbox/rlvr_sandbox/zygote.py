@@ -135,6 +135,7 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 # --------------------------------------------------------------------------------------- the run
 def _program(ends: dict[str, int], control: socket.socket, config: dict[str, Any]) -> None:
     """The run's process, made ready before its request (never returns)."""
+    ctl = -1
     try:
         order = (ends["stdin"], ends["stdout"], ends["stderr"])
         # move every source above the targets first, so no dup2 overwrites a later source
@@ -316,8 +317,11 @@ class _Run:
         self.control, theirs = socket.socketpair()
         self.pid = os.fork()
         if self.pid == 0:
-            self.control.close()
-            _program(ends, theirs, {**config, "uid": uid})
+            try:
+                self.control.close()
+                _program(ends, theirs, {**config, "uid": uid})
+            finally:
+                os._exit(127)  # never back into the zygote's loop
         theirs.close()
         for fd in ends.values():
             os.close(fd)
