@@ -119,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="serve one verifier over HTTP and consume its Redis stream")
-    p.add_argument("--verifier", required=True, help="verifier name, e.g. math")
+    p.add_argument(
+        "--verifier", required=True, help="verifier name, e.g. math or code (a code worker also serves POST /v1/run)"
+    )
     _common(p, 8001)
     p.set_defaults(func=cmd_worker)
 
