@@ -361,7 +361,8 @@ class _Run:
     def close(self, keep: int) -> None:
         """End the run (started or not), reap it, release every descriptor."""
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)  # a run never started may still be root, setting up
+            # a run never started may still be root, setting up; by pidfd, never a reused pid
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         self._end(keep)
         for fd in list(self.fds):
             self._close(fd)
