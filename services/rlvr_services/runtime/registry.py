@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -14,7 +15,14 @@ from .verifier import Verifier
 
 V = TypeVar("V", bound=type[Verifier])
 
-BUILTIN_MODULES = ("rlvr_services.verifiers.math", "rlvr_services.verifiers.format", "rlvr_services.verifiers.code")
+def _builtin_modules() -> tuple[str, ...]:
+    """Every module of ``rlvr_services.verifiers``: a verifier module registers itself on import."""
+    from .. import verifiers
+
+    return tuple(sorted(f"{verifiers.__name__}.{m.name}" for m in pkgutil.iter_modules(verifiers.__path__)))
+
+
+BUILTIN_MODULES = _builtin_modules()
 
 
 class Registry:
