@@ -243,3 +243,13 @@ def code_blocks(text: str) -> list[tuple[str, str]]:
         else:
             body.append(line)
     return blocks
+
+
+def think_section(text: str) -> str | None:
+    """The reasoning: between ``<think>`` (or the start, when the template prefilled it) and the last
+    ``</think>``; None when there is no closed think section."""
+    close = text.rfind(THINK_CLOSE)
+    if close < 0:
+        return None
+    open_ = text.find(THINK_OPEN, 0, close)
+    return text[open_ + len(THINK_OPEN) if open_ >= 0 else 0 : close]
