@@ -106,9 +106,10 @@ def test_repetition_tokenizer_is_cjk_aware() -> None:
     assert tokenize("x_1=2.5; don't") == ["x", "1", "2", "5", "don", "t"]
 
 
-def test_repetition_needs_a_think_section_for_scope_think() -> None:
-    result = verdict("repetition", "The answer is 4.", {"scope": "think"})
-    assert result.status is Status.NOT_APPLICABLE
+def test_repetition_without_a_think_section_is_no_penalty() -> None:
+    result = verdict("repetition", "The answer is 4. The answer is 4.", {"scope": "think"})
+    assert (result.status, result.score) == (Status.OK, 0.0)
+    assert "no <think> section" in result.reason
 
 
 def test_repetition_on_a_megabyte_completion() -> None:
@@ -205,6 +206,11 @@ TAG_COUNT: list[Any] = [
     pytest.param("<think>\nWe add 2 and 2.\n</think>\n<answer>\n4", {}, 0.75, id="cut-off"),
     # plain text
     pytest.param("4", {}, 0.0, id="plain"),
+    # prefilled, but the model opens a second <think> mid-way: two, the quarter is lost
+    pytest.param("We add.\n<think>\nAgain.\n</think>\n<answer>\n4\n</answer>", {"prefilled_think": True}, 0.75,
+                 id="prefilled-second-think"),
+    # prefilled, and the model repeats the <think> at its very start: accepted as the one
+    pytest.param(R1_ZERO, {"prefilled_think": True}, 1.0, id="prefilled-repeated-at-start"),
 ]
 
 STEPS: list[Any] = [
@@ -259,6 +265,26 @@ def test_reasoning_steps(completion: str, params: dict[str, Any], expected: floa
     assert score("reasoning_steps", completion, params) == pytest.approx(expected)
 
 
+MEGABYTE_PARAMS: dict[str, dict[str, Any]] = {
+    "repetition": {},
+    "overlong": {"max_len": 4000, "cache_len": 1000},
+    "cosine_length": {"correct": False, "max_len": 4000},
+    "length": {"correct": True, "group_lengths": [1000, 2000]},
+    "tag_count": {},
+    "reasoning_steps": {"scope": "all"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(MEGABYTE_PARAMS))
+def test_a_megabyte_completion_returns(name: str) -> None:
+    """Every verifier reads 1 MB of R1 reasoning (steps, bullets, tags, CJK) and answers: no quadratic scan."""
+    chunk = "Step 1: add 2 and 2.\n- check: 2 + 2 = 4\nFirst, 嗯，让我想想。そうですね。<think>\n</think>\n  \t"
+    completion = "<think>\n" + chunk * (1_000_000 // len(chunk) + 1) + "\n</think>\n<answer>\n4\n</answer>"
+    assert len(completion) > 1_000_000
+    result = verdict(name, completion, MEGABYTE_PARAMS[name])
+    assert result.status is Status.OK and result.score is not None
+
+
 def test_helpers_build_exact_lengths() -> None:
     assert [len(r1(n)) for n in (50, 90, 300)] == [50, 90, 300]
     assert len(r1_words(13).split()) == 13
@@ -295,6 +321,7 @@ def test_all_six_through_the_gateway(gateway_url: str) -> None:
         ("length", {"group_lengths": [1, 2]}, "items[0].rewards[0].params.correct"),
         ("length", {"correct": True}, "items[0].rewards[0].params.group_lengths"),
         ("length", {"correct": True, "group_lengths": []}, "items[0].rewards[0].params.group_lengths"),
+        ("length", {"correct": True, "group_lengths": [10, -1]}, "items[0].rewards[0].params.group_lengths.1"),
         ("repetition", {"max_penalty": 0.5}, "items[0].rewards[0].params.max_penalty"),
         ("repetition", {"scope": "reasoning"}, "items[0].rewards[0].params.scope"),
         ("repetition", {"ngram_size": 0}, "items[0].rewards[0].params.ngram_size"),

@@ -8,7 +8,7 @@ Over the lengths of every completion sampled for the prompt, ``λ = 0.5 - (len -
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,11 +21,11 @@ class LengthParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     correct: bool = Field(description="Whether the completion's answer is right (from the accuracy reward). Required.")
-    group_lengths: list[int] = Field(
+    group_lengths: list[Annotated[int, Field(ge=0)]] = Field(
         min_length=1,
         description=(
-            "The lengths, in unit, of every completion sampled for this prompt (non-empty; this one's own "
-            "length is added to it). Required."
+            "The lengths, in unit, of every completion sampled for this prompt (non-empty, each >= 0; this "
+            "one's own length is added to it). Required."
         ),
     )
     unit: TextUnit = Field(default="chars", description=UNIT_DESCRIPTION)

@@ -1,4 +1,4 @@
-"""How long a completion is, in characters or whitespace-separated words.
+"""How long a completion is, in characters or whitespace-separated words: the whole completion, nothing stripped.
 
 Shared by the length-shaping verifiers (``overlong``, ``cosine_length``, ``length``). Linear time.
 """
@@ -10,7 +10,8 @@ from typing import Literal
 TextUnit = Literal["chars", "words"]
 
 UNIT_DESCRIPTION = (
-    'How the completion\'s length is measured: "chars" (characters) or "words" (whitespace-separated). Default "chars".'
+    'How the length of the whole completion (tags and whitespace included, nothing stripped) is measured: "chars" '
+    '(Unicode code points) or "words" (whitespace-separated). Default "chars".'
 )
 
 

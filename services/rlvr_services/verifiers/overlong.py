@@ -26,8 +26,8 @@ class OverlongParams(BaseModel):
     unit: Literal["chars", "words", "tokens"] = Field(
         default="chars",
         description=(
-            'How length is measured: "chars" (default), "words" (whitespace-separated) or "tokens" '
-            "(the caller's count, passed as tokens)."
+            'How the whole completion\'s length (nothing stripped) is measured: "chars" (default), "words" '
+            '(whitespace-separated) or "tokens" (the caller\'s count, passed as tokens).'
         ),
     )
     tokens: int | None = Field(

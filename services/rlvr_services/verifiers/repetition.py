@@ -76,8 +76,8 @@ class RepetitionVerifier:
         if not isinstance(params, RepetitionParams):
             raise TypeError(f"repetition params must be RepetitionParams, not {type(params).__name__}")
         scoped = scoped_text(task.completion, params.scope)
-        if scoped.text is None:
-            return Verdict.not_applicable(scoped.missing)
+        if scoped.text is None:  # nothing to repeat: no penalty (status stays ok, as for every shaping reward)
+            return Verdict.ok(0.0, scoped.missing, tokens=0, ngrams=0, unique_ngrams=0)
         tokens = tokenize(scoped.text)
         ratio, unique, total = repetition_ratio(tokens, params.ngram_size)
         reward = ratio * params.max_penalty

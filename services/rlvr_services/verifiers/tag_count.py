@@ -31,7 +31,10 @@ class TagCountParams(BaseModel):
     )
     prefilled_think: bool = Field(
         default=False,
-        description="The chat template already put <think> in the prompt: its quarter is given. Default false.",
+        description=(
+            "The chat template already put <think> in the prompt: it counts as the one <think> (a <think> the "
+            "completion repeats at its very start is accepted instead; any other one makes two). Default false."
+        ),
     )
 
 
@@ -57,8 +60,8 @@ class TagCountVerifier:
             raise TypeError(f"tag_count params must be TagCountParams, not {type(params).__name__}")
         tags = STRICT_TAGS if params.strict_newlines else BARE_TAGS
         counts = {tag: task.completion.count(tag) for tag in tags}
-        if params.prefilled_think:
-            counts[tags[0]] = 1
+        if params.prefilled_think and not task.completion.lstrip().startswith(THINK_OPEN):
+            counts[tags[0]] += 1  # the template's <think>; one the model repeats at its start is accepted
         wrong = [f"{tag!r} x{n}" for tag, n in counts.items() if n != 1]
         score = 0.25 * (len(tags) - len(wrong))
         reason = f"not exactly once: {', '.join(wrong)}" if wrong else ""
