@@ -32,6 +32,7 @@ bench: install
 	$(PY) bench/bench_score.py
 	$(PY) bench/bench_math.py
 	$(PY) bench/bench_code.py
+	$(PY) bench/bench_language.py
 
 serve: install
 	$(VENV)/bin/rlvr serve
