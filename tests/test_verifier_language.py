@@ -162,3 +162,19 @@ def test_mixed_language_reports_the_languages() -> None:
     assert verdict.reason.startswith("dominant language fr has 68.3% < threshold 90.0%")
     assert set(verdict.details["languages"]) == {"fr", "en"}
     assert mixed("<think>Ok.</think>", threshold=0.5).status is Status.NOT_APPLICABLE
+
+
+# a second sample set, written independently (two passages per language, 16 code-switched ones, in
+# completion form); the passages in languages not supported here (cs, ro, bg, fa, ur, ka, hy) are left out
+SECOND_SET = [
+    s
+    for line in (DATA / "language_samples.jsonl").read_text("utf-8").splitlines()
+    if line and (s := json.loads(line))["language"] in SUPPORTED
+]
+
+
+@pytest.mark.parametrize("sample", SECOND_SET, ids=[s["id"] for s in SECOND_SET])
+def test_second_sample_set_within_tolerance(sample: dict[str, Any]) -> None:
+    verdict = language(sample["completion"], language=sample["language"])
+    assert verdict.status is Status.OK, verdict.reason
+    assert abs(verdict.score - sample["expected_share"]) <= sample["tolerance"], verdict.details
