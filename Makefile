@@ -11,6 +11,7 @@ install: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml clients/pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps lm-eval==0.4.13
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e clients -e sandbox -e .
 	@touch $(STAMP)
 	@echo "installed: $(VENV)/bin/rlvr"
