@@ -32,6 +32,7 @@ from enum import Enum
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
+from ..runtime.verifier import Verdict
 from .extract import after_think, think_section
 
 MIN_DETECT_WORDS = 3
@@ -266,3 +267,17 @@ def scoped(completion: str, scope: str) -> str | None:
     if scope == "answer":
         return after_think(completion)
     return completion
+
+
+def tally_in_scope(completion: str, scope: str, min_words: int) -> Tally | Verdict:
+    """The counted words of the scope, or the ``not_applicable`` verdict when there are too few."""
+    text = scoped(completion, scope)
+    if text is None:
+        what = "no closed <think> section" if scope == "think" else "the reasoning was cut off"
+        return Verdict.not_applicable(f"{what}: nothing to check in scope {scope}")
+    found = tally(text)
+    if found.total < min_words or found.dominant() is None:
+        return Verdict.not_applicable(
+            f"{found.total} counted word(s) in scope {scope}, fewer than min_words={min_words}", words=found.total
+        )
+    return found

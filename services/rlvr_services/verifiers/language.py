@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..runtime.registry import register
 from ..runtime.verifier import Execution, Task, Verdict
-from .langdetect_text import SUPPORTED, describe_supported, scoped, tally
+from .langdetect_text import SUPPORTED, describe_supported, tally_in_scope
 
 
 class LanguageParams(BaseModel):
@@ -58,16 +58,9 @@ class LanguageVerifier:
         params = task.params
         if not isinstance(params, LanguageParams):
             raise TypeError(f"language params must be LanguageParams, not {type(params).__name__}")
-        text = scoped(task.completion, params.scope)
-        if text is None:
-            what = "no closed <think> section" if params.scope == "think" else "the reasoning was cut off"
-            return Verdict.not_applicable(f"{what}: nothing to check in scope {params.scope}")
-        found = tally(text)
-        if found.total < params.min_words:
-            return Verdict.not_applicable(
-                f"{found.total} counted word(s) in scope {params.scope}, fewer than min_words={params.min_words}",
-                words=found.total,
-            )
+        found = tally_in_scope(task.completion, params.scope, params.min_words)
+        if isinstance(found, Verdict):
+            return found
         share = found.share(params.language)
         return Verdict.ok(
             share, target=params.language, share=round(share, 4), words=found.total, languages=found.shares()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..runtime.registry import register
 from ..runtime.verifier import Execution, Task, Verdict
-from .langdetect_text import scoped, tally
+from .langdetect_text import tally_in_scope
 
 
 class MixedLanguageParams(BaseModel):
@@ -54,17 +54,11 @@ class MixedLanguageVerifier:
         params = task.params
         if not isinstance(params, MixedLanguageParams):
             raise TypeError(f"mixed_language params must be MixedLanguageParams, not {type(params).__name__}")
-        text = scoped(task.completion, params.scope)
-        if text is None:
-            what = "no closed <think> section" if params.scope == "think" else "the reasoning was cut off"
-            return Verdict.not_applicable(f"{what}: nothing to check in scope {params.scope}")
-        found = tally(text)
+        found = tally_in_scope(task.completion, params.scope, params.min_words)
+        if isinstance(found, Verdict):
+            return found
         dominant = found.dominant()
-        if dominant is None or found.total < params.min_words:
-            return Verdict.not_applicable(
-                f"{found.total} counted word(s) in scope {params.scope}, fewer than min_words={params.min_words}",
-                words=found.total,
-            )
+        assert dominant is not None  # tally_in_scope answers not_applicable for an empty tally
         code, share = dominant
         details: dict[str, Any] = {
             "dominant": code, "share": round(share, 4), "words": found.total, "languages": found.shares()
