@@ -34,6 +34,7 @@ bench: install
 	$(PY) bench/bench_math.py
 	$(PY) bench/bench_code.py
 	$(PY) bench/bench_language.py
+	$(PY) bench/bench_ifeval.py
 
 serve: install
 	$(VENV)/bin/rlvr serve
