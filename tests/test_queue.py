@@ -285,3 +285,65 @@ def test_code_worker_serves_run_over_http() -> None:
         wait_ready(url)
         result = client.run("python", "print(input() * 2)", stdin="ab\n")
     assert (result.status.value, result.stdout) == ("ok", "abab\n")
+
+
+THINK_EN = "<think>First I read the question. Then I count the words carefully and check each one.</think>"
+THINK_MIXED = (
+    "<think>First I read the question carefully. Ensuite je compte les mots un par un avec soin. "
+    "Then I check the total again.</think>"
+)
+INSTRUCTION_SPECS: list[dict[str, Any]] = [
+    {
+        "name": "ifeval",
+        "params": {
+            "instruction_id_list": ["punctuation:no_comma", "change_case:english_lowercase"],
+            "kwargs": [{}, {}],
+        },
+    },
+    {"name": "language", "params": {"language": "en"}},
+    {"name": "mixed_language", "params": {"threshold": 0.9}},
+    {"name": "long_paragraphs", "params": {"max_words": 12}},
+    {"name": "code_in_reasoning"},
+    {"name": "repetition"},
+    {"name": "tag_count"},
+    {"name": "reasoning_steps"},
+    {"name": "overlong", "params": {"max_len": 400, "cache_len": 100}},
+    {"name": "cosine_length", "params": {"correct": True, "max_len": 400}},
+    {"name": "length", "params": {"correct": False, "group_lengths": [50, 200, 400]}},
+]
+
+
+def instruction_batch() -> list[dict[str, Any]]:
+    answers = ["the answer is four words", "The answer, in short, is Four.", "la réponse est quatre"]
+    return [
+        {"id": f"r{i}-{j}", "completion": f"{think}{answer}", "rewards": INSTRUCTION_SPECS}
+        for i, think in enumerate((THINK_EN, THINK_MIXED))
+        for j, answer in enumerate(answers)
+    ]
+
+
+@pytest.mark.slow
+def test_instruction_and_shaping_verifiers_in_queue_mode(gateway_url: str, redis_url: str, redis_prefix: str) -> None:
+    """Issue 5's verifiers give the same verdicts through Redis workers as embedded."""
+    process_verifiers = ("ifeval", "language", "mixed_language")
+    workers = [start_worker(name, redis_url, redis_prefix) for name in process_verifiers]
+    try:
+        for name in process_verifiers:
+            wait_workers(redis_url, redis_prefix, name, 1)
+        with queue_gateway(redis_url, redis_prefix) as queue_url:
+            with RewardClient(gateway_url) as embedded, RewardClient(queue_url) as queued:
+                a = embedded.score(instruction_batch())
+                b = queued.score(instruction_batch())
+                listed = {v.name for v in queued.verifiers()}
+    finally:
+        for worker in workers:
+            kill_tree(worker)
+    assert {spec["name"] for spec in INSTRUCTION_SPECS} <= listed
+    assert [r.model_dump() for r in a] == [r.model_dump() for r in b]
+    for result in a:
+        statuses = {c.name: c.status.value for c in result.components}
+        assert set(statuses.values()) == {"ok"}, statuses
+    scores = {(r.id, c.name): c.score for r in a for c in r.components}
+    assert scores[("r0-0", "ifeval")] == 1.0 and scores[("r0-1", "ifeval")] == 0.0
+    assert scores[("r0-0", "language")] == 1.0 and scores[("r1-0", "language")] < 0.9
+    assert scores[("r0-0", "mixed_language")] == 1.0 and scores[("r1-0", "mixed_language")] == 0.0

@@ -61,6 +61,9 @@ def _child_main(conn: Connection, verifier_name: str, plugins: tuple[str, ...], 
     from .registry import load_plugins
 
     verifier = load_plugins(plugins).instance(verifier_name)
+    warm_up = getattr(verifier, "warm_up", None)
+    if callable(warm_up):
+        warm_up()  # models loaded before the first item's deadline starts, and again in a replaced process
     conn.send({"ready": True})
     while True:
         try:

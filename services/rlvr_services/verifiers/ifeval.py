@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..runtime.registry import register
 from ..runtime.verifier import Execution, Task, Verdict
 from .extract import after_think
-from .instructions import INSTRUCTIONS, Instruction
+from .instructions import INSTRUCTIONS, Instruction, ifeval_language
 
 
 class IFEvalParams(BaseModel):
@@ -94,8 +94,11 @@ class IFEvalVerifier:
         "and the extended set) with their kwargs, strict or loose; score = fraction followed."
     )
     params_model: ClassVar[type[BaseModel]] = IFEvalParams
-    execution: ClassVar[Execution] = Execution.INLINE
+    execution: ClassVar[Execution] = Execution.PROCESS
     default_timeout_s: ClassVar[float] = 5.0
+
+    def warm_up(self) -> None:
+        ifeval_language.warm_up()
 
     def verify_batch(self, tasks: Sequence[Task]) -> list[Verdict]:
         return [self.verify(task) for task in tasks]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..runtime.registry import register
 from ..runtime.verifier import Execution, Task, Verdict
+from . import langdetect_text
 from .langdetect_text import SUPPORTED, describe_supported, tally_in_scope
 
 
@@ -48,8 +49,11 @@ class LanguageVerifier:
         "the whole completion) written in the target language; code, LaTeX, URLs and numbers are not counted."
     )
     params_model: ClassVar[type[BaseModel]] = LanguageParams
-    execution: ClassVar[Execution] = Execution.INLINE
+    execution: ClassVar[Execution] = Execution.PROCESS
     default_timeout_s: ClassVar[float] = 5.0
+
+    def warm_up(self) -> None:
+        langdetect_text.warm_up()
 
     def verify_batch(self, tasks: Sequence[Task]) -> list[Verdict]:
         return [self.verify(task) for task in tasks]

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..runtime.registry import register
 from ..runtime.verifier import Execution, Task, Verdict
+from . import langdetect_text
 from .langdetect_text import tally_in_scope
 
 
@@ -44,8 +45,11 @@ class MixedLanguageVerifier:
         "(1.0 when monolingual); with threshold set, 1.0 when that share reaches it, else 0.0."
     )
     params_model: ClassVar[type[BaseModel]] = MixedLanguageParams
-    execution: ClassVar[Execution] = Execution.INLINE
+    execution: ClassVar[Execution] = Execution.PROCESS
     default_timeout_s: ClassVar[float] = 5.0
+
+    def warm_up(self) -> None:
+        langdetect_text.warm_up()
 
     def verify_batch(self, tasks: Sequence[Task]) -> list[Verdict]:
         return [self.verify(task) for task in tasks]

@@ -76,6 +76,17 @@ def _low_accuracy_detector() -> LanguageDetector:
         return _low_accuracy
 
 
+def warm_up() -> None:
+    """Load the all-language low-accuracy models and English's high-accuracy one (about 0.5 s, once per process)."""
+    global _low_accuracy
+    with _lock:
+        if _low_accuracy is None:
+            builder = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode()
+            _low_accuracy = builder.with_preloaded_language_models().build()
+    detect_language("This short sentence is written in English.")
+    detect_language("This sentence is written in English, and it is long enough to be judged " * 3)
+
+
 @functools.lru_cache(maxsize=512)
 def _high_accuracy_detector(languages: frozenset[Language]) -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*languages).build()  # cheap: the models are cached globally
