@@ -134,7 +134,33 @@ async def test_error_component_gives_none(gateway_url: str) -> None:
         await reward.aclose()
     assert out[0] is None  # never 0.0 or the format score alone
     assert out[1] == pytest.approx(1.2)
-    assert metrics == {"rlvr_math+format/unscored_frac": 0.5}
+    # the share left unscored, and each component's mean over the completions it scored
+    assert metrics == {"rlvr_math+format/unscored_frac": 0.5, "rlvr_math+format/math": 1.0,
+                       "rlvr_math+format/format": 1.0}  # fmt: skip
+
+
+async def test_params_column_carries_whole_params_per_row(gateway_url: str) -> None:
+    """One dataset mixing kinds: each row's params for a verifier come as JSON text (or a dict), or None."""
+    specs = [
+        TRLReward("math", columns={"gold": "gold"}),
+        TRLReward("ifeval", params_column="ifeval_params"),
+        TRLReward("format", weight=0.5, params={"prefilled_think": False}),
+    ]
+    no_comma = '{"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}'
+    reward = reward_function(specs, url=gateway_url)
+    try:
+        out = await reward(
+            prompts=["q"] * 4,
+            completions=[GOOD, "<think>ok</think>No commas here.", "<think>ok</think>Yes, commas.", GOOD],
+            gold=["4", None, None, None],
+            ifeval_params=[None, no_comma, {"instruction_id_list": ["punctuation:no_comma"]}, None],
+        )
+        assert out == pytest.approx([1.5, 1.5, 0.5, 0.5])
+        with pytest.raises(ValueError, match="params object"):
+            await reward(prompts=["q"], completions=[GOOD], gold=[None], ifeval_params=["[1, 2]"])
+    finally:
+        await reward.aclose()
+    assert TRLReward("code", params_column="info").needed_columns == ["info"]
 
 
 async def test_separate_functions_score_their_own_spec(gateway_url: str) -> None:

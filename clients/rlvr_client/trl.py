@@ -21,6 +21,7 @@ This module imports neither trl nor torch: the client package depends on httpx a
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -46,15 +47,18 @@ class TRLReward:
     """One reward to ask the gateway for, with the dataset columns that feed its params.
 
     ``columns`` maps a verifier param to a dataset column: ``{"gold": "answer"}`` sends each row's
-    ``answer`` as the ``gold`` param of the ``math`` verifier. A row whose mapped column is ``None``
-    does not get this reward (as if the verifier were not applicable), which lets one dataset mix
-    kinds of problems. ``name`` is the label used in TRL's logs (the verifier name by default).
+    ``answer`` as the ``gold`` param of the ``math`` verifier. ``params_column`` names a column
+    holding a whole params object (a mapping, or its JSON text, as open-r1's ``verification_info``),
+    merged over ``params``. A row whose mapped column is ``None`` does not get this reward (as if the
+    verifier were not applicable), which lets one dataset mix kinds of problems. ``name`` is the
+    label used in TRL's logs (the verifier name by default).
     """
 
     verifier: str = Field(min_length=1, max_length=128)
     weight: float = Field(default=1.0, allow_inf_nan=False)
     params: dict[str, Any] = Field(default_factory=dict)
     columns: dict[str, str] = Field(default_factory=dict)
+    params_column: str | None = None
     name: str | None = None
 
     @model_validator(mode="after")
@@ -70,9 +74,26 @@ class TRLReward:
     def label(self) -> str:
         return self.name or self.verifier
 
+    @property
+    def needed_columns(self) -> list[str]:
+        extra = [self.params_column] if self.params_column else []
+        return [*self.columns.values(), *extra]
+
     def spec_for(self, row: Mapping[str, Any], *, weight: float | None = None) -> RewardSpec | None:
         """The wire spec for one row of the batch, or None when a mapped column is None in that row."""
         params = dict(self.params)
+        if self.params_column is not None:
+            value = row[self.params_column]
+            if value is None:
+                return None
+            if isinstance(value, str):
+                value = json.loads(value)
+            if not isinstance(value, Mapping):
+                raise ValueError(
+                    f"column {self.params_column!r} must hold a params object or its JSON text, "
+                    f"not {type(value).__name__}"
+                )
+            params.update(value)
         for param, column in self.columns.items():
             value = row[column]
             if value is None:
@@ -205,7 +226,7 @@ class RewardFunction:
         n = len(completions)
         if len(prompts) != n:
             raise ValueError(f"got {len(prompts)} prompts for {n} completions")
-        needed = sorted({c for s in self.specs for c in s.columns.values()})
+        needed = sorted({c for s in self.specs for c in s.needed_columns})
         missing = [c for c in needed if c not in columns]
         if missing:
             available = sorted(k for k in columns if k not in _TRL_KWARGS)
@@ -245,12 +266,12 @@ class RewardFunction:
                     raise RuntimeError(f"{self.__name__}: result {result.id!r} came back for item {item.id!r}")
                 results[item.id] = result
         rewards = [None if item is None else _item_reward(results[item.id]) for item in items]
-        self._report(results.values(), rewards, kwargs.get("log_metric"))
+        self._report(list(results.values()), rewards, kwargs.get("log_metric"))
         return rewards
 
     def _report(
         self,
-        results: Iterable[ItemResult],
+        results: Sequence[ItemResult],
         rewards: list[float | None],
         log_metric: Callable[[str, float], None] | None,
     ) -> None:
@@ -262,6 +283,19 @@ class RewardFunction:
             )
         if log_metric is not None and rewards:
             log_metric(f"{self.__name__}/unscored_frac", sum(r is None for r in rewards) / len(rewards))
+            if len(self.specs) > 1:  # each component's mean over the completions it scored
+                for name, mean in component_means(results).items():
+                    log_metric(f"{self.__name__}/{name}", mean)
+
+
+def component_means(results: Iterable[ItemResult]) -> dict[str, float]:
+    """The mean score of each component name over the results where it scored (status ``ok``)."""
+    sums: dict[str, list[float]] = {}
+    for result in results:
+        for component in result.components:
+            if component.status is Status.OK and component.score is not None:
+                sums.setdefault(component.name, []).append(component.score)
+    return {name: sum(scores) / len(scores) for name, scores in sums.items()}
 
 
 def _as_specs(specs: TRLReward | Sequence[TRLReward]) -> list[TRLReward]:
