@@ -4,20 +4,24 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench serve clean
+.PHONY: install demo demo-train test test-fast lint bench serve clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml clients/pyproject.toml sandbox/pyproject.toml
+$(STAMP): requirements.lock pyproject.toml clients/pyproject.toml sandbox/pyproject.toml trainer/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps lm-eval==0.4.13
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e clients -e sandbox -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e clients -e sandbox -e trainer -e .
 	@touch $(STAMP)
 	@echo "installed: $(VENV)/bin/rlvr"
 
 demo: install
 	$(VENV)/bin/rlvr demo
+
+# the miniature R1 recipe: a tiny model built and pre-trained on the CPU, then the five stages (~15 min)
+demo-train: install
+	$(VENV)/bin/rlvr train --config recipes/r1-mini.yaml --run-dir runs/r1-mini --resume
 
 test: install
 	$(PY) -m pytest -q
@@ -26,7 +30,7 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
 lint: install
-	$(VENV)/bin/ruff check clients services sandbox tests bench
+	$(VENV)/bin/ruff check clients services sandbox trainer tests bench
 	$(VENV)/bin/mypy
 
 bench: install

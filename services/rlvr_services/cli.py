@@ -1,4 +1,4 @@
-"""The `rlvr` command: serve, worker, score, verifiers, demo."""
+"""The `rlvr` command: serve, worker, score, verifiers, demo, and train (the rlvr-trainer package)."""
 
 from __future__ import annotations
 
@@ -144,10 +144,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="start the embedded stack, score the bundled sample batch, print the rewards")
     p.set_defaults(func=cmd_demo)
+
+    # parsed by rlvr_trainer.cli (main() hands it every argument after "train"): listed here for --help
+    sub.add_parser("train", help="run the R1 stages of a recipe on TRL (rlvr train --help)", add_help=False)
     return parser
 
 
+def train(argv: list[str]) -> int:
+    try:
+        from rlvr_trainer.cli import main as train_main
+    except ImportError:
+        print("rlvr: train needs the rlvr-trainer package: pip install ./trainer", file=sys.stderr)
+        return 2
+    return train_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["train"]:
+        return train(given[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)

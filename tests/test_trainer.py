@@ -1,0 +1,236 @@
+"""The trainer: recipes, the synthetic tasks against the real verifiers, and every R1 stage end to end.
+
+The end-to-end test runs the five stages of a shrunken r1-mini (a tiny model pre-trained for a few
+seconds, a few steps per stage) against a real reward stack started in-process, and checks what each
+stage hands to the next. The full miniature recipe is a benchmark (``bench/bench_train.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rlvr_services.runtime.registry import load_plugins
+from rlvr_trainer.config import Recipe, RecipeError, RewardSpec, load_recipe
+from rlvr_trainer.pipeline import load_rows, run_pipeline
+from rlvr_trainer.rundir import RunDirError, read_jsonl
+from rlvr_trainer.scoring import CORRECTNESS, render_prompt, score_samples
+from rlvr_trainer.tasks import noisy_completion, synthetic_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
+JAIL = os.geteuid() == 0 and os.path.exists("/usr/bin/bwrap")
+TRL_WARNINGS = [
+    # TRL 1.16 itself reads the deprecated `model.is_gradient_checkpointing` while generating.
+    "ignore:`is_gradient_checkpointing` is deprecated:FutureWarning",
+]
+
+
+def mini() -> dict[str, Any]:
+    raw: dict[str, Any] = yaml.safe_load((ROOT / "recipes" / "r1-mini.yaml").read_text())
+    return raw
+
+
+# --- recipes --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_every_bundled_recipe_validates(path: Path) -> None:
+    recipe = load_recipe(path)
+    assert [s.kind for s in recipe.stages] == ["grpo", "sft", "grpo", "sft", "grpo"], "the five R1 stages"
+    verifiers = {r.verifier for s in recipe.stages for r in getattr(s, "rewards", [])}
+    verifiers |= {f.reward.verifier for s in recipe.stages for f in getattr(s, "filters", [])}
+    unknown = verifiers - set(load_plugins().names())
+    assert not unknown, f"{path.name} names verifiers the stack does not have: {unknown}"
+    result = subprocess.run(
+        [sys.executable, "-m", "rlvr_trainer.cli", "--config", str(path), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"recipe {recipe.name}: valid" in result.stdout
+    assert "stage 4: " in result.stdout
+
+
+def test_gpu_recipes_use_vllm_and_real_models() -> None:
+    gpu = [load_recipe(p) for p in RECIPES if p.stem != "r1-mini"]
+    assert gpu, "at least one GPU recipe"
+    for recipe in gpu:
+        assert recipe.model.path is not None and recipe.generation.backend == "vllm"
+        assert recipe.device in ("cuda", "auto")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r["stages"][0].update(stepz=3), "stages.0.grpo.stepz: Extra inputs are not permitted"),
+        (lambda r: r["stages"][4]["preference_model"].update(pairs_from="r1_zero"), "is not an earlier sft stage"),
+        (lambda r: r.update(device="cpu", generation={"backend": "vllm"}), "vllm needs a GPU"),
+        (lambda r: r["model"].update(path="x"), "exactly one of model.path and model.tiny"),
+        (lambda r: r["stages"].append(dict(r["stages"][0])), "stage names ['r1_zero'] repeat"),
+        (lambda r: r["prompt"].update(template="no placeholder"), "must contain {question}"),
+        (lambda r: r["data"].update(kinds={"poetry": 1.0}), "unknown kinds ['poetry']"),
+    ],
+)
+def test_bad_recipes_name_the_problem(tmp_path: Path, change: Any, message: str) -> None:
+    raw = mini()
+    change(raw)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    assert message in str(info.value)
+
+
+# --- the synthetic tasks, checked by the real verifiers -----------------------------------------------------
+
+
+@pytest.mark.skipif(not JAIL, reason="the code verifier's jail needs root and bwrap")
+def test_synthetic_solutions_are_right_and_corruptions_are_wrong(gateway_url: str) -> None:
+    """Every generated solution scores 1.0 with its kind's verifier; every wrong-answer corruption less."""
+    recipe = Recipe.model_validate(mini())
+    rows = synthetic_rows(60, {"math": 1, "code": 1, "format": 1}, seed=3, prefix="t")
+    assert rows == synthetic_rows(60, {"math": 1, "code": 1, "format": 1}, seed=3, prefix="t")
+    rng = random.Random(0)
+    wrong = [noisy_completion(row, rng, wrong_answer=1.0, no_format=0.0) for row in rows]
+    unformatted = [noisy_completion(row, rng, wrong_answer=0.0, no_format=1.0) for row in rows]
+    prompts = [render_prompt(recipe.prompt, row["question"]) for row in rows]
+    specs = [*CORRECTNESS.values()]
+    right = score_samples(gateway_url, recipe.stack, rows, [r["solution"] for r in rows], prompts, specs)
+    bad = score_samples(gateway_url, recipe.stack, rows, wrong, prompts, specs)
+    plain = score_samples(gateway_url, recipe.stack, rows, unformatted, prompts, [*specs, *DEFAULT_FORMAT])
+    for row, ok, ko, raw in zip(rows, right, bad, plain, strict=True):
+        verifier = CORRECTNESS[row["kind"]].verifier
+        assert ok is not None and ok.score_of(verifier) == 1.0, (row, ok)
+        assert ko is not None and ko.score_of(verifier) is not None, (row, ko)
+        assert ko.score_of(verifier) < 1.0, (row, ko)  # another operation may still pass a test by chance
+        assert raw is not None and raw.score_of(verifier) == 1.0 and raw.score_of("format") == 0.0, (row, raw)
+    assert {row["kind"] for row in rows} == {"math", "code", "format"}
+
+
+DEFAULT_FORMAT = [RewardSpec(verifier="format")]
+
+
+def test_held_out_math_questions_are_not_trained_on() -> None:
+    recipe = Recipe.model_validate(mini())
+    rows = load_rows(recipe)
+    train = {r["question"] for r in rows.train}
+    held_out_math = [r for r in rows.eval if r["kind"] == "math"]
+    assert held_out_math and not any(r["question"] in train for r in held_out_math)
+    assert len(rows.eval) == recipe.data.eval_prompts
+
+
+# --- the stages, end to end -----------------------------------------------------------------------------
+
+
+def tiny_recipe(**stack: Any) -> dict[str, Any]:
+    """r1-mini shrunk to seconds per stage, with filters an under-trained model passes some of the time."""
+    raw = mini()
+    raw["name"] = "r1-test"
+    raw["model"]["tiny"].update(hidden_size=64, layers=2)
+    raw["model"]["pretrain"].update(examples=1500, epochs=4, batch_size=32, learning_rate=3e-3)
+    raw["data"].update(train_prompts=24, eval_prompts=6)
+    raw["eval"].update(samples_per_prompt=1)
+    raw["generation"].update(max_new_tokens=40)
+    raw["stack"].update(stack)
+    for stage in raw["stages"]:
+        if stage["kind"] == "grpo":
+            stage.update(steps=2, prompts_per_step=2, num_generations=4, save_steps=1)
+        else:
+            stage["sampling"].update(prompts=8, samples_per_prompt=4)
+            stage["sft"]["max_steps"] = 2
+            stage["filters"] = [{"reward": {"verifier": "format"}}]
+    raw["stages"][4]["preference_model"]["train_steps"] = 2
+    return raw
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(not JAIL, reason="the code verifier's jail needs root and bwrap")
+@pytest.mark.filterwarnings(*TRL_WARNINGS)
+def test_five_stages_hand_their_outputs_on(tmp_path: Path) -> None:
+    recipe = Recipe.model_validate(tiny_recipe(url=None, processes=1))
+    run = tmp_path / "run"
+    report = run_pipeline(recipe, run)
+
+    assert (run / "base" / "model" / "config.json").exists()
+    assert (run / "base" / "corpus.jsonl").exists()
+    stages = sorted(p.name for p in run.glob("stage*"))
+    assert stages == ["stage0-r1_zero", "stage1-cold_start", "stage2-reasoning_rl", "stage3-rejection_sampling",
+                      "stage4-alignment"]  # fmt: skip
+    for name in stages:
+        folder = run / name
+        state = json.loads((folder / "state.json").read_text())
+        assert state["status"] == "done" and state["wall_s"] > 0, state
+        assert (folder / "model" / "model.safetensors").exists() and (folder / "model" / "tokenizer.json").exists()
+        log = read_jsonl(folder / "train_log.jsonl")
+        assert [e["step"] for e in log if "loss" in e][:2] == [1, 2], log
+    for name in ("stage0-r1_zero", "stage2-reasoning_rl", "stage4-alignment"):
+        log = read_jsonl(run / name / "train_log.jsonl")
+        assert all("reward" in e and "rewards/rlvr/mean" in e for e in log if "loss" in e)
+        assert any(key.startswith("rewards/") and key != "rewards/rlvr/mean" for e in log for key in e)
+    assert any("rewards/language/mean" in e for e in read_jsonl(run / "stage2-reasoning_rl" / "train_log.jsonl"))
+    for name in ("stage1-cold_start", "stage3-rejection_sampling"):
+        folder = run / name
+        samples = read_jsonl(folder / "samples.jsonl")
+        assert len(samples) == 8 * 4
+        filters = json.loads((folder / "filters.json").read_text())
+        kept = read_jsonl(folder / "sft_data.jsonl")
+        assert filters["candidates"] == 32 and filters["kept"] == sum(1 for _ in kept) - filters["general"]
+        assert 0 < filters["kept"] <= 8 * (1 if name.startswith("stage1") else 2)
+        passed = {s["completion"] for s in samples if s["passed"]}
+        assert all(k["completion"] in passed for k in kept[: filters["kept"]])
+        # the SFT data has the plain prompt, not the few-shot one it was sampled with
+        assert all(k["prompt"].startswith("User: ") and k["prompt"].count("User: ") == 1 for k in kept)
+    assert read_jsonl(run / "stage3-rejection_sampling" / "sft_data.jsonl")[-1]["completion"]  # general samples
+    preference = run / "stage4-alignment" / "preference_model"
+    summary = json.loads((preference / "preference_summary.json").read_text())
+    assert summary["pairs"] > 0 and 0 <= summary["pair_accuracy"] <= 1
+    assert any("rewards/" in key and "preference_model" in key for e in read_jsonl(
+        run / "stage4-alignment" / "train_log.jsonl") for key in e)  # fmt: skip
+    for index in (None, 0, 1, 2, 3, 4):
+        evaluation = json.loads((run / "eval" / ("base.json" if index is None else f"stage{index}.json")).read_text())
+        assert evaluation["n"] == 6 and evaluation["stage"] == index
+        assert evaluation["mean_reward"] is not None and 0 <= evaluation["accuracy"] <= 1
+    text = report.read_text()
+    assert "after stage 4 (alignment)" in text and (run / "plots" / "evaluations.png").exists()
+
+    # --resume on a finished run redoes nothing
+    before = {p: p.stat().st_mtime_ns for p in run.glob("stage*/model/model.safetensors")}
+    run_pipeline(recipe, run, resume=True)
+    assert before == {p: p.stat().st_mtime_ns for p in run.glob("stage*/model/model.safetensors")}
+    with pytest.raises(RunDirError, match="--resume"):
+        run_pipeline(recipe, run)
+
+
+def test_unreachable_stack_stops_with_a_message(tmp_path: Path) -> None:
+    raw = tiny_recipe(url="http://127.0.0.1:9", retries=2, ready_timeout_s=1)
+    config = tmp_path / "r.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    result = subprocess.run(
+        [sys.executable, "-m", "rlvr_trainer.cli", "--config", str(config), "--run-dir", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "the reward stack at http://127.0.0.1:9 did not answer" in result.stderr
+    assert "Nothing was trained on missing rewards" in result.stderr
+    assert not list((tmp_path / "run").glob("stage*"))
+
+
+def test_stage_needs_the_one_before(tmp_path: Path, gateway_url: str) -> None:
+    recipe = Recipe.model_validate(tiny_recipe(url=gateway_url))
+    with pytest.raises(RunDirError, match=r"stage 2 needs stage 1 \(cold_start\)"):
+        run_pipeline(recipe, tmp_path / "run", only=2)
+    assert not (tmp_path / "run" / "base").exists(), "refused before building anything"

@@ -1,0 +1,316 @@
+"""A recipe: the model, the data, the reward stack and the R1 stages, read from one YAML file.
+
+Every section is a pydantic model that forbids unknown keys, so a typo in a recipe fails at load time
+with the path of the key, not hours into a run. ``load_recipe(path)`` is the only entry point.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rlvr_client.trl import TRLReward
+
+KINDS = ("math", "code", "format")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TinyModel(Section):
+    """A small Llama built from a config, with a byte-level BPE tokenizer trained on the corpus."""
+
+    hidden_size: int = Field(default=128, ge=16)
+    layers: int = Field(default=4, ge=1)
+    heads: int = Field(default=4, ge=1)
+    kv_heads: int = Field(default=2, ge=1)
+    intermediate_size: int | None = None
+    vocab_size: int = Field(default=1024, ge=300)
+    max_length: int = Field(default=512, ge=64)
+
+
+class Pretrain(Section):
+    """Causal-LM pre-training of a tiny model on the synthetic corpus, so that stage 0 has signal to climb.
+
+    ``wrong_answer`` and ``no_format`` are the shares of corpus completions whose final answer is wrong,
+    and that skip the ``<think>`` format: the model learns both habits, and RL has to unlearn them.
+    """
+
+    examples: int = Field(default=6000, ge=1)
+    epochs: float = Field(default=2.0, gt=0)
+    learning_rate: float = Field(default=3e-3, gt=0)
+    batch_size: int = Field(default=32, ge=1)
+    wrong_answer: float = Field(default=0.35, ge=0, le=1)
+    no_format: float = Field(default=0.3, ge=0, le=1)
+
+
+class ModelSpec(Section):
+    """Either ``path`` (a local folder or a hub name) or ``tiny`` (built and pre-trained in the run)."""
+
+    path: str | None = None
+    tiny: TinyModel | None = None
+    pretrain: Pretrain | None = None
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        if (self.path is None) == (self.tiny is None):
+            raise ValueError("give exactly one of model.path and model.tiny")
+        if self.pretrain is not None and self.tiny is None:
+            raise ValueError("model.pretrain applies to a tiny model only")
+        return self
+
+
+class DataSpec(Section):
+    """The prompts. ``synthetic``: generated (math word problems, small code tasks, formatting
+    instructions) in the ``kinds`` shares; ``jsonl``: files of task rows (see ``tasks.py``)."""
+
+    source: Literal["synthetic", "jsonl"] = "synthetic"
+    kinds: dict[str, float] = Field(default_factory=lambda: {"math": 0.6, "code": 0.2, "format": 0.2})
+    train_prompts: int = Field(default=512, ge=1)
+    eval_prompts: int = Field(default=96, ge=1)
+    train_files: list[str] = Field(default_factory=list)
+    eval_files: list[str] = Field(default_factory=list)
+    general_files: list[str] = Field(default_factory=list)
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(kinds) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown kinds {unknown}; known: {list(KINDS)}")
+        if not kinds or any(share < 0 for share in kinds.values()) or sum(kinds.values()) <= 0:
+            raise ValueError("kinds needs at least one positive share")
+        return kinds
+
+    @model_validator(mode="after")
+    def _files_for_jsonl(self) -> DataSpec:
+        if self.source == "jsonl" and not (self.train_files and self.eval_files):
+            raise ValueError("data.source jsonl needs train_files and eval_files")
+        return self
+
+
+class PromptSpec(Section):
+    """How a question becomes the model's input: a plain-text template (base models, R1-Zero's
+    style) or the tokenizer's chat template (``chat: true``)."""
+
+    chat: bool = False
+    template: str = "User: {question}\nAssistant:"
+    system: str | None = None
+
+    @field_validator("template")
+    @classmethod
+    def _has_question(cls, template: str) -> str:
+        if "{question}" not in template:
+            raise ValueError("the prompt template must contain {question}")
+        return template
+
+
+class StackSpec(Section):
+    """The reward stack: a URL, or none to start it in this process (needs the rlvr-stack package)."""
+
+    url: str | None = None
+    processes: int | None = Field(default=None, ge=1)
+    ready_timeout_s: float = Field(default=180.0, gt=0)
+    request_timeout_s: float = Field(default=300.0, gt=0)
+    retries: int = Field(default=5, ge=1)
+
+
+class GenerationSpec(Section):
+    """Where completions come from: transformers (CPU or GPU) or vLLM (GPU only, an optional extra)."""
+
+    backend: Literal["transformers", "vllm"] = "transformers"
+    vllm_mode: Literal["colocate", "server"] = "colocate"
+    vllm_server_url: str | None = None
+    vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0, le=1)
+    max_new_tokens: int = Field(default=96, ge=1)
+    temperature: float = Field(default=1.0, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    batch_size: int = Field(default=64, ge=1)
+
+
+class RewardSpec(Section):
+    """One reward from the stack, as a recipe writes it (becomes a :class:`TRLReward`)."""
+
+    verifier: str = Field(min_length=1)
+    weight: float = 1.0
+    params: dict[str, Any] = Field(default_factory=dict)
+    columns: dict[str, str] = Field(default_factory=dict)
+    params_column: str | None = None
+    name: str | None = None
+
+    def to_trl(self) -> TRLReward:
+        return TRLReward(
+            self.verifier,
+            weight=self.weight,
+            params=dict(self.params),
+            columns=dict(self.columns),
+            params_column=self.params_column,
+            name=self.name,
+        )
+
+
+class Filter(Section):
+    """A reward a sample must reach to be kept (``min_score``); an unscored sample is never kept."""
+
+    reward: RewardSpec
+    min_score: float = 1.0
+
+
+class PreferenceModel(Section):
+    """Stage 4's preference reward: a sequence-classification model at ``path``, or one trained in
+    the run (``train_steps`` > 0) on pairs from an SFT stage's samples (kept = chosen, dropped =
+    rejected, same prompt)."""
+
+    path: str | None = None
+    pairs_from: str | None = None
+    train_steps: int = Field(default=0, ge=0)
+    learning_rate: float = Field(default=1e-3, gt=0)
+    weight: float = 0.5
+
+    @model_validator(mode="after")
+    def _source(self) -> PreferenceModel:
+        if (self.path is None) == (self.pairs_from is None):
+            raise ValueError("give exactly one of preference_model.path and preference_model.pairs_from")
+        if self.pairs_from is not None and self.train_steps == 0:
+            raise ValueError("preference_model.pairs_from needs train_steps > 0")
+        return self
+
+
+class GRPOStage(Section):
+    """GRPO (``trl.GRPOTrainer``) with rewards from the stack: R1 stages 0, 2 and 4."""
+
+    kind: Literal["grpo"]
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    rewards: list[RewardSpec] = Field(min_length=1)
+    preference_model: PreferenceModel | None = None
+    steps: int = Field(ge=1)
+    prompts_per_step: int = Field(default=8, ge=1)
+    num_generations: int = Field(default=8, ge=2)
+    learning_rate: float = Field(default=1e-5, gt=0)
+    beta: float = Field(default=0.0, ge=0)
+    temperature: float | None = None
+    max_new_tokens: int | None = None
+    save_steps: int = Field(default=50, ge=1)
+    loss_type: str = "dapo"
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    extra: dict[str, Any] = Field(default_factory=dict, description="more GRPOConfig fields, as TRL names them")
+
+
+class Sampling(Section):
+    prompts: int | None = Field(default=None, ge=1, description="how many training prompts to sample for (all)")
+    samples_per_prompt: int = Field(default=4, ge=1)
+    few_shot: int = Field(default=0, ge=0, description="solved examples put before each prompt (cold start)")
+    max_kept_per_prompt: int = Field(default=1, ge=1)
+    temperature: float | None = None
+    max_new_tokens: int | None = None
+
+
+class SFTTraining(Section):
+    epochs: float = Field(default=1.0, gt=0)
+    learning_rate: float = Field(default=1e-4, gt=0)
+    batch_size: int = Field(default=16, ge=1)
+    max_steps: int | None = Field(default=None, ge=1)
+
+
+class SFTStage(Section):
+    """Sample, keep what the verifiers and filters pass, then ``trl.SFTTrainer``: R1 stages 1 and 3."""
+
+    kind: Literal["sft"]
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    sampling: Sampling = Sampling()
+    filters: list[Filter] = Field(min_length=1)
+    general_samples: int = Field(default=0, ge=0, description="non-reasoning samples added to the SFT data")
+    sft: SFTTraining = SFTTraining()
+
+    @field_validator("filters")
+    @classmethod
+    def _one_filter_per_verifier(cls, filters: list[Filter]) -> list[Filter]:
+        names = [f.reward.verifier for f in filters]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"filters name the verifiers {repeated} more than once: one filter per verifier")
+        return filters
+
+
+Stage = Annotated[GRPOStage | SFTStage, Field(discriminator="kind")]
+
+
+class EvalSpec(Section):
+    """Held-out evaluation before stage 0 and after every stage (``rewards`` empty: each kind's
+    correctness verifier at weight 1 plus ``format`` at 0.2)."""
+
+    temperature: float = Field(default=1.0, ge=0)
+    samples_per_prompt: int = Field(default=2, ge=1)
+    max_new_tokens: int | None = None
+    rewards: list[RewardSpec] = Field(default_factory=list)
+
+
+class Recipe(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    model: ModelSpec
+    data: DataSpec = DataSpec()
+    prompt: PromptSpec = PromptSpec()
+    stack: StackSpec = StackSpec()
+    generation: GenerationSpec = GenerationSpec()
+    eval: EvalSpec = EvalSpec()
+    stages: list[Stage] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _stages_fit_together(self) -> Recipe:
+        names = [s.name for s in self.stages]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"stage names {repeated} repeat")
+        for index, stage in enumerate(self.stages):
+            if isinstance(stage, GRPOStage) and stage.preference_model and stage.preference_model.pairs_from:
+                source = stage.preference_model.pairs_from
+                earlier = {s.name for s in self.stages[:index] if isinstance(s, SFTStage)}
+                if source not in earlier:
+                    raise ValueError(
+                        f"stage {stage.name!r}: preference_model.pairs_from {source!r} is not an earlier sft stage"
+                        f" (earlier: {sorted(earlier)})"
+                    )
+        if self.generation.backend == "vllm" and self.device == "cpu":
+            raise ValueError("generation.backend vllm needs a GPU: set device to cuda or auto")
+        return self
+
+    def stage_index(self, name_or_index: str | int) -> int:
+        if isinstance(name_or_index, int) or name_or_index.isdigit():
+            index = int(name_or_index)
+            if not 0 <= index < len(self.stages):
+                raise ValueError(f"stage {index} does not exist: the recipe has stages 0..{len(self.stages) - 1}")
+            return index
+        for index, stage in enumerate(self.stages):
+            if stage.name == name_or_index:
+                return index
+        raise ValueError(f"no stage named {name_or_index!r}; the recipe has {[s.name for s in self.stages]}")
+
+
+class RecipeError(ValueError):
+    """A recipe file that cannot be read or does not validate; the message names the key."""
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    file = Path(path)
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RecipeError(f"cannot read recipe {file}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"recipe {file} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise RecipeError(f"recipe {file} must be a mapping at the top level")
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '(top)'}: {error['msg']}" for error in exc.errors()
+        )
+        raise RecipeError(f"recipe {file}: {problems}") from exc

@@ -1,0 +1,419 @@
+"""Markdown report of a run directory: held-out evaluations, per-stage curves and filters, samples, what is missing.
+
+`write_report(run_dir)` reads what a run left on disk (run.json, eval/*.json, stage*/state.json, train_log.jsonl,
+filters.json), tolerates any of it being absent or half-written, and writes run_dir/report.md with PNGs in plots/.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
+
+SAMPLES_PER_EVAL = 2
+SAMPLE_CHARS = 600
+DASH = "—"
+
+
+@dataclass(frozen=True)
+class Stage:
+    index: int
+    name: str
+    kind: str
+
+    @property
+    def dirname(self) -> str:
+        return f"stage{self.index}-{self.name}"
+
+
+@dataclass(frozen=True)
+class Run:
+    recipe: str
+    started: str
+    seed: str
+    stages: tuple[Stage, ...]
+
+
+@dataclass(frozen=True)
+class StageState:
+    status: str
+    kind: str | None
+    wall_s: float | None
+
+
+@dataclass(frozen=True)
+class Step:
+    step: int
+    values: dict[str, float]
+
+
+@dataclass(frozen=True)
+class FilterCount:
+    name: str
+    passed: int
+    failed: int
+    unscored: int
+
+    @property
+    def pass_rate(self) -> float | None:
+        total = self.passed + self.failed + self.unscored
+        return self.passed / total if total else None
+
+
+@dataclass(frozen=True)
+class Filters:
+    candidates: int | None
+    kept: int | None
+    counts: tuple[FilterCount, ...]
+
+
+@dataclass(frozen=True)
+class Sample:
+    kind: str
+    prompt: str
+    completion: str
+    reward: float | None
+    correct: bool | None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    source: str  # file stem: "base", "stage0", ...
+    short: str  # x-axis label: "base", "0: r1_zero", ...
+    label: str
+    n: int | None
+    decoding: str | None
+    mean_reward: float | None
+    accuracy: float | None
+    kind_accuracy: dict[str, float | None]
+    samples: tuple[Sample, ...]
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write run_dir/report.md (and run_dir/plots/*.png) from whatever the run has produced so far."""
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"no run directory at {run_dir}")
+    plots = run_dir / "plots"
+    plots.mkdir(exist_ok=True)
+    run = read_run(run_dir)
+    evals = read_evaluations(run_dir, run.stages)
+    lines = [f"# Run report: {run.recipe}", "", f"Started {run.started}, seed {run.seed}.", ""]
+    lines += render_base_and_time(run_dir, run.stages)
+    lines += render_evaluations(evals, plots)
+    for stage in run.stages:
+        lines += render_stage(run_dir / stage.dirname, stage, plots)
+    lines += render_samples(evals)
+    lines += render_missing(run_dir, run.stages, {ev.source for ev in evals})
+    report = run_dir / "report.md"
+    report.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    log.info("wrote %s", report)
+    return report
+
+
+def read_text(path: Path) -> str | None:
+    """The file's text, or None when absent or unreadable (the latter logged)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("cannot read %s: %s", path, exc)
+        return None
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    if (text := read_text(path)) is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        log.warning("cannot parse %s: %s", path, exc)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def to_float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def to_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def read_run(run_dir: Path) -> Run:
+    meta = read_json(run_dir / "run.json") or {}
+    specs = meta.get("stages")
+    if isinstance(specs, list):
+        stages = [
+            Stage(index, str(spec["name"]), str(spec.get("kind", "unknown")))
+            for spec in specs
+            if isinstance(spec, dict) and (index := to_int(spec.get("index"))) is not None and "name" in spec
+        ]
+    else:  # no usable run.json: the stage folders themselves
+        found = (re.fullmatch(r"stage(\d+)-(.+)", p.name) for p in run_dir.iterdir() if p.is_dir())
+        stages = [Stage(int(m[1]), m[2], "unknown") for m in found if m]
+    return Run(
+        recipe=str(meta.get("recipe", "unknown recipe")),
+        started=str(meta.get("started", "unknown time")),
+        seed=str(meta.get("seed", "unknown")),
+        stages=tuple(sorted(stages, key=lambda s: s.index)),
+    )
+
+
+def read_state(stage_dir: Path) -> StageState | None:
+    if (data := read_json(stage_dir / "state.json")) is None:
+        return None
+    kind = data.get("kind")
+    return StageState(str(data.get("status", "unknown")), str(kind) if kind else None, to_float(data.get("wall_s")))
+
+
+def read_train_log(path: Path) -> list[Step]:
+    """Logged training steps; summary lines (no "step", or "train_runtime") and unparsable lines are skipped."""
+    steps = []
+    for number, line in enumerate((read_text(path) or "").splitlines(), 1):
+        try:
+            entry = json.loads(line) if line.strip() else None
+        except ValueError:
+            log.warning("skipping unparsable line %d of %s", number, path)
+            continue
+        if not isinstance(entry, dict) or "train_runtime" in entry or (step := to_int(entry.get("step"))) is None:
+            continue
+        steps.append(Step(step, {k: f for k, v in entry.items() if k != "step" and (f := to_float(v)) is not None}))
+    return steps
+
+
+def read_filters(stage_dir: Path) -> Filters | None:
+    if (data := read_json(stage_dir / "filters.json")) is None:
+        return None
+    raw = data.get("filters")
+    counts = tuple(
+        FilterCount(str(name), *(to_int(c.get(k)) or 0 for k in ("passed", "failed", "unscored")))
+        for name, c in (raw.items() if isinstance(raw, dict) else ())
+        if isinstance(c, dict)
+    )
+    return Filters(to_int(data.get("candidates")), to_int(data.get("kept")), counts)
+
+
+def read_samples(raw: object) -> tuple[Sample, ...]:
+    return tuple(
+        Sample(
+            kind=str(s.get("kind", "?")),
+            prompt=str(s.get("prompt", "")),
+            completion=str(s.get("completion", "")),
+            reward=to_float(s.get("reward")),
+            correct=s["correct"] if isinstance(s.get("correct"), bool) else None,
+        )
+        for s in (raw if isinstance(raw, list) else ())
+        if isinstance(s, dict)
+    )
+
+
+def read_evaluation(path: Path, short: str) -> Evaluation | None:
+    if (data := read_json(path)) is None:
+        return None
+    by_kind = data.get("by_kind")
+    kinds = by_kind.items() if isinstance(by_kind, dict) else ()
+    return Evaluation(
+        source=path.stem,
+        short=short,
+        label=str(data.get("label") or short),
+        n=to_int(data.get("n")),
+        decoding=str(data["decoding"]) if data.get("decoding") else None,
+        mean_reward=to_float(data.get("mean_reward")),
+        accuracy=to_float(data.get("accuracy")),
+        kind_accuracy={str(k): to_float(v.get("accuracy")) for k, v in kinds if isinstance(v, dict)},
+        samples=read_samples(data.get("samples")),
+    )
+
+
+def read_evaluations(run_dir: Path, stages: Sequence[Stage]) -> list[Evaluation]:
+    """base.json, then stageN.json in stage order; absent ones are left out."""
+    paths = [(run_dir / "eval" / "base.json", "base")]
+    paths += [(run_dir / "eval" / f"stage{s.index}.json", f"{s.index}: {s.name}") for s in stages]
+    return [ev for path, short in paths if (ev := read_evaluation(path, short)) is not None]
+
+
+def format_number(value: float | None) -> str:
+    return DASH if value is None else f"{value:.3f}"
+
+
+def format_delta(value: float | None, previous: float | None) -> str:
+    return DASH if value is None or previous is None else f"{value - previous:+.3f}"
+
+
+def format_duration(seconds: float | None) -> str:
+    return "unknown" if seconds is None else f"{seconds:.1f} s ({seconds / 60:.1f} min)"
+
+
+def render_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    def render_row(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return [render_row(header), render_row(["---"] * len(header)), *(render_row(r) for r in rows), ""]
+
+
+def render_fenced(text: str) -> list[str]:
+    """text, truncated, in a fenced block whose fence no backtick run inside it can close."""
+    if len(text) > SAMPLE_CHARS:
+        text = text[:SAMPLE_CHARS] + f"\n… [truncated, {len(text)} chars in all]"
+    ticks = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return [f"{ticks}text", text, ticks, ""]
+
+
+def plot_curves(png: Path, title: str, ylabel: str, series: dict[str, list[tuple[int, float]]]) -> None:
+    fig = Figure(figsize=(8, 4.5), layout="constrained")  # no pyplot: no global figure registry to close
+    ax = fig.subplots()
+    for label, points in series.items():
+        steps, values = zip(*points, strict=True)
+        ax.plot(steps, values, label=label, marker="o" if len(points) <= 30 else None, markersize=3)
+    ax.set(title=title, xlabel="step", ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(png, dpi=100)
+
+
+def plot_evaluations(png: Path, evals: Sequence[Evaluation], kinds: Sequence[str]) -> None:
+    fig = Figure(figsize=(11 if kinds else 6, 4.5), layout="constrained")
+    axes = fig.subplots(1, 2 if kinds else 1, squeeze=False)[0]
+    overall = {"mean reward": [ev.mean_reward for ev in evals], "accuracy": [ev.accuracy for ev in evals]}
+    by_kind = {f"accuracy {k}": [ev.kind_accuracy.get(k) for ev in evals] for k in kinds}
+    for ax, title, group in zip(axes, ["overall", "accuracy by kind"], [overall, by_kind], strict=False):
+        for label, values in group.items():
+            ax.plot(range(len(evals)), [float("nan") if v is None else v for v in values], label=label, marker="o")
+        ax.set_xticks(range(len(evals)), [ev.short for ev in evals], rotation=20, ha="right")
+        ax.set(title=title, xlabel="evaluation")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.savefig(png, dpi=100)
+
+
+def render_base_and_time(run_dir: Path, stages: Sequence[Stage]) -> list[str]:
+    """The base model (built and pre-trained in the run, when its state says so) and the wall time of it all."""
+    base = read_json(run_dir / "base" / "state.json") or {}
+    lines = []
+    if base:
+        facts = [
+            f"{k.replace('_', ' ')} {base[k]:,}" for k in ("parameters", "examples") if isinstance(base.get(k), int)
+        ]
+        if isinstance(base.get("final_loss"), int | float):
+            facts.append(f"final pre-training loss {base['final_loss']:.3f}")
+        lines += [f"Base model: {', '.join(facts) or 'given by the recipe'}.", ""]
+    walls = [to_float(base.get("wall_s"))] + [
+        (state.wall_s if (state := read_state(run_dir / s.dirname)) else None) for s in stages
+    ]
+    known = [w for w in walls if w is not None]
+    if known:
+        lines += [f"Wall time of the base model and the stages: {format_duration(sum(known))}.", ""]
+    return lines
+
+
+def render_evaluations(evals: Sequence[Evaluation], plots: Path) -> list[str]:
+    lines = ["## Held-out evaluation", ""]
+    if not evals:
+        return [*lines, "_No evaluation files under `eval/`._", ""]
+    decodings = list(dict.fromkeys(ev.decoding or "not recorded" for ev in evals))
+    if len(decodings) == 1:
+        lines += [f"Decoding: {decodings[0]}. Each Δ is against the row above.", ""]
+    else:
+        lines += ["Decoding differs: " + "; ".join(f"{ev.label}: {ev.decoding or 'not recorded'}" for ev in evals), ""]
+    kinds = list(dict.fromkeys(k for ev in evals for k in ev.kind_accuracy))
+    rows = [
+        [
+            ev.label,
+            DASH if ev.n is None else str(ev.n),
+            format_number(ev.mean_reward),
+            format_delta(ev.mean_reward, prev.mean_reward if prev else None),
+            format_number(ev.accuracy),
+            format_delta(ev.accuracy, prev.accuracy if prev else None),
+            *(format_number(ev.kind_accuracy.get(k)) for k in kinds),
+        ]
+        for prev, ev in zip([None, *evals], evals, strict=False)
+    ]
+    header = ["evaluation", "n", "mean reward", "Δ reward", "accuracy", "Δ accuracy", *(f"acc {k}" for k in kinds)]
+    plot_evaluations(plots / "evaluations.png", evals, kinds)
+    return [*lines, *render_table(header, rows), "![evaluations across stages](plots/evaluations.png)", ""]
+
+
+def render_stage(stage_dir: Path, stage: Stage, plots: Path) -> list[str]:
+    state = read_state(stage_dir)
+    kind = state.kind if state and state.kind else stage.kind
+    lines = [f"## Stage {stage.index}: {stage.name}", "", f"- kind: {kind}"]
+    lines += [f"- status: {state.status if state else 'not started (no state.json)'}"]
+    lines += [f"- wall time: {format_duration(state.wall_s if state else None)}", ""]
+    if not stage_dir.is_dir():
+        return [*lines, f"_No folder `{stage.dirname}/`._", ""]
+    lines += render_curves(read_train_log(stage_dir / "train_log.jsonl"), stage, kind, plots)
+    if kind == "sft":
+        lines += render_filters(read_filters(stage_dir))
+    return lines
+
+
+def render_curves(steps: Sequence[Step], stage: Stage, kind: str, plots: Path) -> list[str]:
+    """SFT: the loss; otherwise (GRPO) the total reward and every rewards/*/mean component."""
+    logged = {k for s in steps for k in s.values}
+    keys = ["loss"] if kind == "sft" else ["reward", *sorted(k for k in logged if re.fullmatch(r"rewards/.+/mean", k))]
+    series = {k: [(s.step, s.values[k]) for s in steps if k in s.values] for k in keys}
+    series = {k.removeprefix("rewards/").removesuffix("/mean"): points for k, points in series.items() if points}
+    if not series:
+        return [f"_No training steps with {' or '.join(keys)} in `train_log.jsonl`._", ""]
+    png = plots / (re.sub(r"[^\w.-]", "_", stage.dirname) + ".png")
+    plot_curves(png, f"stage {stage.index}: {stage.name} ({kind})", keys[0], series)
+    lines = []
+    if keys[0] in series:
+        (step0, first), (step1, last) = series[keys[0]][0], series[keys[0]][-1]
+        name = "loss" if kind == "sft" else "mean reward"
+        lines += [f"Logged {name}: first {first:.3f} (step {step0}), last {last:.3f} (step {step1}).", ""]
+    rows = (
+        [label, f"{p[0][1]:.3f} (step {p[0][0]})", f"{p[-1][1]:.3f} (step {p[-1][0]})", f"{p[-1][1] - p[0][1]:+.3f}"]
+        for label, p in series.items()
+    )
+    lines += render_table(["curve", "first", "last", "change"], rows)
+    return [*lines, f"![{stage.dirname}](plots/{png.name})", ""]
+
+
+def render_filters(filters: Filters | None) -> list[str]:
+    if filters is None:
+        return ["_No `filters.json`._", ""]
+    kept = f" ({filters.kept / filters.candidates:.1%})" if filters.candidates and filters.kept is not None else ""
+    lines = [f"Samples → kept by the filters: {filters.candidates} → {filters.kept}{kept}.", ""]
+    rows = [
+        [c.name, str(c.passed), str(c.failed), str(c.unscored), DASH if c.pass_rate is None else f"{c.pass_rate:.1%}"]
+        for c in filters.counts
+    ]
+    header = ["filter", "passed", "failed", "unscored", "pass rate (of all three)"]
+    return [*lines, *render_table(header, rows)] if rows else lines
+
+
+def render_samples(evals: Sequence[Evaluation]) -> list[str]:
+    lines = ["## Sample completions", ""]
+    for ev in evals:
+        lines += [f"### {ev.label}", ""] + ([] if ev.samples else ["_No samples recorded._", ""])
+        for sample in ev.samples[:SAMPLES_PER_EVAL]:
+            correct = {True: "yes", False: "no", None: "unknown"}[sample.correct]
+            lines += [f"**{sample.kind}**: reward {format_number(sample.reward)}, correct: {correct}", ""]
+            lines += ["Prompt:", "", *render_fenced(sample.prompt)]
+            lines += ["Completion:", "", *render_fenced(sample.completion)]
+    return lines
+
+
+def render_missing(run_dir: Path, stages: Sequence[Stage], evaluated: set[str]) -> list[str]:
+    missing = [] if (run_dir / "run.json").is_file() else ["`run.json` (stages taken from the stage folders)"]
+    if "base" not in evaluated:
+        missing.append("base evaluation (`eval/base.json`)")
+    for stage in stages:
+        state = read_state(run_dir / stage.dirname)
+        if state is None:
+            missing.append(f"stage {stage.index} ({stage.name}): no `{stage.dirname}/state.json`, not started")
+        elif state.status != "done":
+            missing.append(f"stage {stage.index} ({stage.name}): not done (status {state.status})")
+        if f"stage{stage.index}" not in evaluated:
+            missing.append(f"stage {stage.index} ({stage.name}): no evaluation (`eval/stage{stage.index}.json`)")
+    return ["## Missing", "", *(f"- {m}" for m in missing or ["nothing: every stage is done and evaluated"]), ""]
