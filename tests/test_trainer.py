@@ -211,6 +211,21 @@ def test_five_stages_hand_their_outputs_on(tmp_path: Path) -> None:
     with pytest.raises(RunDirError, match="--resume"):
         run_pipeline(recipe, run)
 
+    # an interrupted GRPO stage resumes from its last checkpoint; an interrupted sampling stage keeps the
+    # samples it wrote (a torn last line is dropped) and samples only the prompts it had not reached
+    stage0, stage1 = run / "stage0-r1_zero", run / "stage1-cold_start"
+    for folder in (stage0, stage1):
+        state = json.loads((folder / "state.json").read_text())
+        (folder / "state.json").write_text(json.dumps({**state, "status": "running"}))
+    samples = (stage1 / "samples.jsonl").read_text().splitlines(keepends=True)
+    (stage1 / "samples.jsonl").write_text("".join(samples[:14]) + samples[14][:40])  # 3 prompts and a half
+    run_pipeline(recipe, run, only=0, resume=True)
+    assert json.loads((stage0 / "state.json").read_text())["resumed_from"] == "checkpoint-2"
+    run_pipeline(recipe, run, only=1, resume=True)
+    resumed = (stage1 / "samples.jsonl").read_text().splitlines(keepends=True)
+    assert len(resumed) == 32 and resumed[:12] == samples[:12]
+    assert len({json.loads(line)["prompt_id"] for line in resumed}) == 8
+
 
 def test_unreachable_stack_stops_with_a_message(tmp_path: Path) -> None:
     raw = tiny_recipe(url="http://127.0.0.1:9", retries=2, ready_timeout_s=1)

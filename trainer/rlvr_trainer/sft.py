@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,10 @@ def _sample_and_filter(
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     samples_file = folder.file("samples.jsonl")
-    done = read_jsonl(samples_file)
-    write_jsonl(samples_file, done)  # without a torn last line
+    written = read_jsonl(samples_file)  # without a torn last line
+    per_prompt = Counter(s["prompt_id"] for s in written)
+    done = [s for s in written if per_prompt[s["prompt_id"]] == stage.sampling.samples_per_prompt]
+    write_jsonl(samples_file, done)  # a prompt cut short by an interruption is sampled again
     reached = {s["prompt_id"] for s in done}
     todo = [row for row in rows[: stage.sampling.prompts or len(rows)] if row["id"] not in reached]
     rng = random.Random(recipe.seed)
