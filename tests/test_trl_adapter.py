@@ -158,6 +158,8 @@ async def test_params_column_carries_whole_params_per_row(gateway_url: str) -> N
         assert out == pytest.approx([1.5, 1.5, 0.5, 0.5])
         with pytest.raises(ValueError, match="params object"):
             await reward(prompts=["q"], completions=[GOOD], gold=[None], ifeval_params=["[1, 2]"])
+        with pytest.raises(ValueError, match="not JSON"):
+            await reward(prompts=["q"], completions=[GOOD], gold=[None], ifeval_params=["{oops"])
     finally:
         await reward.aclose()
     assert TRLReward("code", params_column="info").needed_columns == ["info"]

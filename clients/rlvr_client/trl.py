@@ -87,7 +87,10 @@ class TRLReward:
             if value is None:
                 return None
             if isinstance(value, str):
-                value = json.loads(value)
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"column {self.params_column!r} holds text that is not JSON: {exc}") from exc
             if not isinstance(value, Mapping):
                 raise ValueError(
                     f"column {self.params_column!r} must hold a params object or its JSON text, "
