@@ -107,6 +107,7 @@ def evaluate(
         "decoding": f"{decoding}, {spec.samples_per_prompt} per prompt",
         **summarize(flat_rows, scored),
     }
+    first_of_each = list(zip(flat_rows, completions, scored, strict=True))[:: spec.samples_per_prompt]
     summary["samples"] = [
         {
             "kind": row["kind"],
@@ -115,9 +116,7 @@ def evaluate(
             "reward": None if result is None else result.reward,
             "correct": None if result is None else result.score_of(CORRECTNESS[row["kind"]].verifier) == 1.0,
         }
-        for row, completion, result in list(zip(flat_rows, completions, scored, strict=True))[
-            :: spec.samples_per_prompt
-        ][:SAMPLES_KEPT]
+        for row, completion, result in first_of_each[:SAMPLES_KEPT]
     ]
     write_json(out, summary)
     log.info("eval %s: mean reward %s, accuracy %s", label, summary["mean_reward"], summary["accuracy"])

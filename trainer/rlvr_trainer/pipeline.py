@@ -42,14 +42,10 @@ def load_rows(recipe: Recipe) -> Rows:
         return Rows(read_rows(data.train_files), read_rows(data.eval_files))
     train = synthetic_rows(data.train_prompts, data.kinds, seed=recipe.seed, prefix="train")
     candidates = synthetic_rows(4 * data.eval_prompts, data.kinds, seed=recipe.seed + 1, prefix="eval")
-    seen = {row["question"] for row in train}
+    seen = [row["question"] for row in train]  # and every prompt of the corpus, few-shot examples included
     if recipe.model.pretrain is not None:
-        seen |= {pair["prompt"] for pair in corpus(recipe)}
-    held_out = [
-        row
-        for row in candidates
-        if row["kind"] != "math" or (row["question"] not in seen and not any(row["question"] in s for s in seen))
-    ]
+        seen += [pair["prompt"] for pair in corpus(recipe)]
+    held_out = [row for row in candidates if row["kind"] != "math" or not any(row["question"] in s for s in seen)]
     return Rows(train, held_out[: data.eval_prompts])
 
 
