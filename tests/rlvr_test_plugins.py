@@ -55,3 +55,28 @@ class SleepVerifier:
             time.sleep(p.ms / 1000)
             out.append(Verdict.ok(p.value, pid=os.getpid(), held=len(hold)))
         return out
+
+
+class WarmthParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+_warmed_in: list[int] = []  # the pids of the processes that ran warm_up (inherited through fork)
+
+
+@register
+class WarmthVerifier:
+    """Test verifier: says where its ``warm_up`` ran, and whether its own process ran it again."""
+
+    name: ClassVar[str] = "warmth"
+    description: ClassVar[str] = "Test verifier: reports the processes its warm_up ran in."
+    params_model: ClassVar[type[BaseModel]] = WarmthParams
+    execution: ClassVar[Execution] = Execution.PROCESS
+    default_timeout_s: ClassVar[float] = 5.0
+
+    def warm_up(self) -> None:
+        if not _warmed_in:  # idempotent, like the real ones: once in the forkserver is enough
+            _warmed_in.append(os.getpid())
+
+    def verify_batch(self, tasks: Sequence[Task]) -> list[Verdict]:
+        return [Verdict.ok(1.0, pid=os.getpid(), warmed_in=list(_warmed_in)) for _ in tasks]

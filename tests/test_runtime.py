@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -98,3 +99,41 @@ def test_registry_refuses_duplicates() -> None:
     with pytest.raises(ValueError, match="already registered"):
         REGISTRY.register(clone)  # type: ignore[arg-type]
     assert REGISTRY.get_class("sleep") is cls
+
+
+WARM_SCRIPT = """
+import json, sys
+from rlvr_services.runtime.jobs import Job
+from rlvr_services.runtime.registry import load_plugins
+from rlvr_services.runtime.runners import make_runners
+from rlvr_services.settings import GatewaySettings
+
+if __name__ == "__main__":
+    settings = GatewaySettings(processes=2, plugins=["rlvr_test_plugins"])
+    load_plugins(settings.plugins)
+    runners = make_runners(["warmth", "sleep"], settings)
+    runner = runners["warmth"]
+    assert runner.wait_ready(60)
+    jobs = [Job(str(i), "", {}, 5.0) for i in range(8)]
+    print(json.dumps([f.result(30).details for f in runner.submit(jobs)]))
+    for r in runners.values():
+        r.close()
+"""
+
+
+def test_models_are_loaded_once_in_the_forkserver(tmp_path: Any) -> None:
+    """warm_up runs in the forkserver before any verifier process is forked: every process starts warm."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "warm.py"
+    script.write_text(WARM_SCRIPT)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True)
+    details = json.loads(out.stdout.strip().splitlines()[-1])
+    pids = {d["pid"] for d in details}
+    warmed = {tuple(d["warmed_in"]) for d in details}
+    assert len(pids) == 2 and len(warmed) == 1, details
+    [(where,)] = warmed
+    assert where not in pids and where != os.getpid()  # neither a verifier process nor the test

@@ -17,7 +17,7 @@ from typing import Protocol
 from ..metrics import Metrics
 from ..runtime.jobs import Job, Runner
 from ..runtime.registry import Registry
-from ..runtime.runners import make_runner
+from ..runtime.runners import make_runners
 from ..runtime.verifier import Verdict
 from ..settings import CommonSettings, GatewaySettings
 
@@ -88,7 +88,7 @@ class LocalRunners:
     """The runners of the verifiers this process runs itself."""
 
     def __init__(self, settings: CommonSettings, names: list[str], *, inline_threads: int = 2) -> None:
-        self.runners = {name: make_runner(name, settings, inline_threads=inline_threads) for name in names}
+        self.runners = make_runners(names, settings, inline_threads=inline_threads)
 
     def get(self, name: str) -> Runner:
         return self.runners[name]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import queue
 import resource
 import sys
@@ -31,6 +32,7 @@ from .verifier import Verdict
 
 log = logging.getLogger(__name__)
 
+WARM_ENV = "RLVR_FORKSERVER_WARM"  # read by runtime/warm.py inside the forkserver
 _START_TIMEOUT_S = 120.0
 _INT_MAX_STR_DIGITS = 20_000
 _ctx_lock = threading.Lock()
@@ -44,9 +46,19 @@ def _context(preload: Sequence[str]) -> ForkServerContext:
         if _ctx is None:
             ctx = mp.get_context("forkserver")
             assert isinstance(ctx, ForkServerContext)
-            ctx.set_forkserver_preload(["rlvr_services.runtime.pool", *preload])
+            ctx.set_forkserver_preload(["rlvr_services.runtime.pool", *preload, "rlvr_services.runtime.warm"])
             _ctx = ctx
         return _ctx
+
+
+def warm_in_forkserver(names: Sequence[str]) -> None:
+    """Have the forkserver load the models of these verifiers (their ``warm_up``) before it forks any
+    verifier process, so that all the processes share one copy of them (pages a child only reads stay
+    shared) and start warm. It takes effect only before this process starts its first verifier
+    process; a verifier not named here warms up in each of its processes instead."""
+    with _ctx_lock:
+        if _ctx is None:
+            os.environ[WARM_ENV] = ",".join(names)
 
 
 def _child_main(conn: Connection, verifier_name: str, plugins: tuple[str, ...], memory_mb: int) -> None:
@@ -63,7 +75,7 @@ def _child_main(conn: Connection, verifier_name: str, plugins: tuple[str, ...], 
     verifier = load_plugins(plugins).instance(verifier_name)
     warm_up = getattr(verifier, "warm_up", None)
     if callable(warm_up):
-        warm_up()  # models loaded before the first item's deadline starts, and again in a replaced process
+        warm_up()  # before the first item's deadline starts (a no-op when the forkserver already did it)
     conn.send({"ready": True})
     while True:
         try:

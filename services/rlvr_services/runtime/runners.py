@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..settings import CommonSettings, SandboxSettings
 from .inline import InlineRunner
 from .jobs import Runner
-from .pool import ProcessRunner
+from .pool import ProcessRunner, warm_in_forkserver
 from .registry import REGISTRY
 from .verifier import Execution
 
@@ -20,3 +20,9 @@ def make_runner(name: str, settings: CommonSettings, *, inline_threads: int = 2)
         # the jails do the work; a thread only waits on one, so keep every jail busy with a queue behind it
         return InlineRunner(name, threads=max(inline_threads, 4 * SandboxSettings().slots))
     return InlineRunner(name, threads=inline_threads)
+
+
+def make_runners(names: list[str], settings: CommonSettings, *, inline_threads: int = 2) -> dict[str, Runner]:
+    """The runners of a service; the process verifiers' models are loaded once, in their forkserver."""
+    warm_in_forkserver([n for n in names if REGISTRY.get_class(n).execution is Execution.PROCESS])
+    return {name: make_runner(name, settings, inline_threads=inline_threads) for name in names}

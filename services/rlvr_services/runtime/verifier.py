@@ -78,8 +78,9 @@ class Verifier(Protocol):
     ``verify_batch`` returns one verdict per task in order. It may raise; the runtime turns an
     exception into an ``error`` verdict for the items concerned, never into a score.
 
-    A ``PROCESS`` verifier may also define ``warm_up(self) -> None``: a verifier process calls it
-    before it reports ready (load models there, so that no item pays for them inside its deadline).
+    A ``PROCESS`` verifier may also define ``warm_up(self) -> None`` (idempotent): it loads models once
+    in the forkserver the verifier processes are forked from (they share that copy), and a process
+    calls it again before it reports ready, so that no item pays for a load inside its deadline.
     """
 
     name: ClassVar[str]

@@ -233,6 +233,7 @@ def _confidences(detector: LanguageDetector, words: Iterable[str]) -> dict[str, 
 
 _detectors: dict[Script, LanguageDetector] = {}
 _lock = threading.Lock()
+_warm = False
 
 
 def detector_for(script: Script) -> LanguageDetector:
@@ -259,9 +260,13 @@ def warm_up() -> None:
     Verifier processes call this before they report ready: otherwise the first item would load the
     models inside its own deadline, and a process replaced after a timeout would start cold again.
     """
+    global _warm
     with _lock:
+        if _warm:
+            return  # done here, or in the forkserver this process was forked from
         for script, codes in SHARED_SCRIPTS.items():
             _detectors[script] = build_detector(codes, preload=True)
+        _warm = True
 
 
 def lingua_language(code: str) -> Language:
