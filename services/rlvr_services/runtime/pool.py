@@ -75,7 +75,7 @@ def _child_main(conn: Connection, verifier_name: str, plugins: tuple[str, ...], 
     verifier = load_plugins(plugins).instance(verifier_name)
     warm_up = getattr(verifier, "warm_up", None)
     if callable(warm_up):
-        warm_up()  # before the first item's deadline starts (a no-op when the forkserver already did it)
+        warm_up()  # before the first item's deadline starts (next to nothing when the forkserver did it)
     conn.send({"ready": True})
     while True:
         try:

@@ -233,17 +233,16 @@ def _confidences(detector: LanguageDetector, words: Iterable[str]) -> dict[str, 
 
 _detectors: dict[Script, LanguageDetector] = {}
 _lock = threading.Lock()
-_warm = False
 
 
 def detector_for(script: Script) -> LanguageDetector:
-    """The lingua detector for one shared script, built on first use and kept for the process."""
+    """The lingua detector for one shared script, built (models loaded) on first use and kept for the process."""
     detector = _detectors.get(script)
     if detector is None:
         with _lock:
             detector = _detectors.get(script)
             if detector is None:
-                detector = build_detector(SHARED_SCRIPTS[script])
+                detector = build_detector(SHARED_SCRIPTS[script], preload=True)
                 _detectors[script] = detector
     return detector
 
@@ -255,18 +254,14 @@ def build_detector(codes: Iterable[str], *, preload: bool = False) -> LanguageDe
 
 
 def warm_up() -> None:
-    """Build every shared script's detector with its models loaded (about 1.5 s and 400 MB, once per process).
+    """Build every shared script's detector (about 1.5 s and 400 MB the first time; then nothing to do).
 
-    Verifier processes call this before they report ready: otherwise the first item would load the
-    models inside its own deadline, and a process replaced after a timeout would start cold again.
+    Run before any item (in the forkserver, or a process before it reports ready): otherwise the
+    first item would load the models inside its own deadline, and a process replaced after a
+    timeout would start cold again.
     """
-    global _warm
-    with _lock:
-        if _warm:
-            return  # done here, or in the forkserver this process was forked from
-        for script, codes in SHARED_SCRIPTS.items():
-            _detectors[script] = build_detector(codes, preload=True)
-        _warm = True
+    for script in SHARED_SCRIPTS:
+        detector_for(script)
 
 
 def lingua_language(code: str) -> Language:
