@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
+from rlvr_client.trl import TRLReward
 from rlvr_services.runtime.registry import load_plugins
-from rlvr_trainer.config import Recipe, RecipeError, RewardSpec, load_recipe
+from rlvr_trainer.config import Recipe, RecipeError, load_recipe
 from rlvr_trainer.pipeline import load_rows, run_pipeline
 from rlvr_trainer.rundir import RunDirError, read_jsonl
 from rlvr_trainer.scoring import CORRECTNESS, render_prompt, score_samples
@@ -117,7 +118,7 @@ def test_synthetic_solutions_are_right_and_corruptions_are_wrong(gateway_url: st
     assert {row["kind"] for row in rows} == {"math", "code", "format"}
 
 
-DEFAULT_FORMAT = [RewardSpec(verifier="format")]
+DEFAULT_FORMAT = [TRLReward("format")]
 
 
 def test_held_out_math_questions_are_not_trained_on() -> None:

@@ -133,31 +133,14 @@ class GenerationSpec(Section):
     batch_size: int = Field(default=64, ge=1)
 
 
-class RewardSpec(Section):
-    """One reward from the stack, as a recipe writes it (becomes a :class:`TRLReward`)."""
-
-    verifier: str = Field(min_length=1)
-    weight: float = 1.0
-    params: dict[str, Any] = Field(default_factory=dict)
-    columns: dict[str, str] = Field(default_factory=dict)
-    params_column: str | None = None
-    name: str | None = None
-
-    def to_trl(self) -> TRLReward:
-        return TRLReward(
-            self.verifier,
-            weight=self.weight,
-            params=dict(self.params),
-            columns=dict(self.columns),
-            params_column=self.params_column,
-            name=self.name,
-        )
-
-
 class Filter(Section):
-    """A reward a sample must reach to be kept (``min_score``); an unscored sample is never kept."""
+    """A reward a sample must reach to be kept (``min_score``); an unscored sample is never kept.
 
-    reward: RewardSpec
+    Rewards here and in GRPO stages are the client's :class:`TRLReward` (``verifier``, ``weight``,
+    ``params``, ``columns``, ``params_column``, ``name``), written as mappings.
+    """
+
+    reward: TRLReward
     min_score: float = 1.0
 
 
@@ -186,7 +169,7 @@ class GRPOStage(Section):
 
     kind: Literal["grpo"]
     name: str = Field(pattern=r"^[a-z0-9_]+$")
-    rewards: list[RewardSpec] = Field(min_length=1)
+    rewards: list[TRLReward] = Field(min_length=1)
     preference_model: PreferenceModel | None = None
     steps: int = Field(ge=1)
     prompts_per_step: int = Field(default=8, ge=1)
@@ -247,7 +230,7 @@ class EvalSpec(Section):
     temperature: float = Field(default=1.0, ge=0)
     samples_per_prompt: int = Field(default=2, ge=1)
     max_new_tokens: int | None = None
-    rewards: list[RewardSpec] = Field(default_factory=list)
+    rewards: list[TRLReward] = Field(default_factory=list)
 
 
 class Recipe(Section):

@@ -9,27 +9,30 @@ neither mean and is reported as such.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import Recipe, RewardSpec
-from .generation import sample
+from rlvr_client.trl import TRLReward
+
+from .config import Recipe
+from .generation import Sampler
 from .rundir import write_json
 from .scoring import CORRECTNESS, Scored, render_prompt, score_samples
 
 log = logging.getLogger(__name__)
-DEFAULT_EVAL_REWARDS = [*CORRECTNESS.values(), RewardSpec(verifier="format", weight=0.2)]
+DEFAULT_EVAL_REWARDS = [*CORRECTNESS.values(), TRLReward("format", weight=0.2)]
 SAMPLES_KEPT = 6
 
 
-def eval_rewards(recipe: Recipe) -> list[RewardSpec]:
+def eval_rewards(recipe: Recipe) -> list[TRLReward]:
     """The recipe's eval rewards, plus (at weight 0) any correctness verifier they leave out."""
     specs = list(recipe.eval.rewards or DEFAULT_EVAL_REWARDS)
     present = {s.verifier for s in specs}
-    specs += [s.model_copy(update={"weight": 0.0}) for s in CORRECTNESS.values() if s.verifier not in present]
+    specs += [dataclasses.replace(s, weight=0.0) for s in CORRECTNESS.values() if s.verifier not in present]
     return specs
 
 
@@ -85,15 +88,11 @@ def evaluate(
     spec = recipe.eval
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     prompts = [render_prompt(recipe.prompt, row["question"], tokenizer) for row in rows]
-    groups = sample(
-        model_dir,
+    groups = Sampler(model_dir, recipe.generation, device=device, seed=recipe.seed).sample(
         prompts,
         n=spec.samples_per_prompt,
-        spec=recipe.generation,
-        device=device,
         temperature=spec.temperature,
         max_new_tokens=spec.max_new_tokens,
-        seed=recipe.seed,
         desc=f"eval {label}",
     )
     flat_rows = [row for row, group in zip(rows, groups, strict=True) for _ in group]

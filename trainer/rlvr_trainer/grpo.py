@@ -60,7 +60,7 @@ def run_grpo(
         [{**row, "prompt": render_prompt(recipe.prompt, row["question"], tokenizer)} for row in rows]
     )
     reward = reward_function(
-        [spec.to_trl() for spec in stage.rewards],
+        stage.rewards,
         url=url,
         name=REWARD_FUNCTION,
         retry=retry_policy(recipe.stack),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-from pathlib import Path
 from typing import Any
 
 from .config import Recipe
@@ -115,8 +114,3 @@ def build_base(recipe: Recipe, folder: StageDir, device: str) -> dict[str, Any]:
 def _last_loss(history: list[dict[str, Any]]) -> float | None:
     losses = [entry["loss"] for entry in history if "loss" in entry]
     return round(float(losses[-1]), 4) if losses else None
-
-
-def model_path(recipe: Recipe) -> Path:
-    assert recipe.model.path is not None
-    return Path(recipe.model.path)

@@ -17,14 +17,15 @@ from tqdm.auto import tqdm
 from rlvr_client import RewardClient
 from rlvr_client.errors import RLVRError
 from rlvr_client.models import ItemResult, ScoreItem, Status
+from rlvr_client.trl import TRLReward
 
-from .config import PromptSpec, RewardSpec, StackSpec
+from .config import PromptSpec, StackSpec
 from .stack import retry_policy, unavailable
 
-CORRECTNESS: dict[str, RewardSpec] = {
-    "math": RewardSpec(verifier="math", columns={"gold": "gold"}),
-    "code": RewardSpec(verifier="code", params_column="code_params"),
-    "format": RewardSpec(verifier="ifeval", params_column="ifeval_params"),
+CORRECTNESS: dict[str, TRLReward] = {
+    "math": TRLReward("math", columns={"gold": "gold"}),
+    "code": TRLReward("code", params_column="code_params"),
+    "format": TRLReward("ifeval", params_column="ifeval_params"),
 }
 
 
@@ -57,16 +58,15 @@ def score_samples(
     rows: Sequence[Mapping[str, Any]],
     completions: Sequence[str],
     prompts: Sequence[str],
-    specs: Sequence[RewardSpec],
+    specs: Sequence[TRLReward],
     *,
     desc: str = "scoring",
     batch: int = 256,
 ) -> list[Scored | None]:
     """One result per sample; None where no spec applies to the row. Raises StackUnavailable."""
-    trl_specs = [s.to_trl() for s in specs]
     items: list[ScoreItem | None] = []
     for i, (row, completion, prompt) in enumerate(zip(rows, completions, prompts, strict=True)):
-        rewards = [r for s in trl_specs if (r := s.spec_for(row))]
+        rewards = [r for s in specs if (r := s.spec_for(row))]
         items.append(ScoreItem(id=str(i), prompt=prompt, completion=completion, rewards=rewards) if rewards else None)
     to_send = [item for item in items if item is not None]
     results: dict[str, Scored] = {}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Filter, Recipe, SFTStage
-from .generation import sample
+from .generation import Sampler
 from .rundir import StageDir, Stopwatch, append_jsonl, read_jsonl, write_json, write_jsonl
 from .scoring import Scored, pick_shots, render_prompt, score_samples
 from .tasks import general_rows
@@ -47,11 +47,7 @@ def judge(stage: SFTStage, result: Scored | None) -> tuple[bool, list[str]]:
     """Whether a sample passes every filter that applies, and the filters it did not pass."""
     if result is None:
         return False, ["no filter applies"]
-    failed = [
-        spec.reward.name or spec.reward.verifier
-        for spec in stage.filters
-        if outcome(spec, result.components) in ("failed", "unscored")
-    ]
+    failed = [spec.reward.label for spec in stage.filters if outcome(spec, result.components) in ("failed", "unscored")]
     return not failed, failed
 
 
@@ -71,6 +67,7 @@ def _sample_and_filter(
     todo = [row for row in rows[: stage.sampling.prompts or len(rows)] if row["id"] not in reached]
     rng = random.Random(recipe.seed)
     specs = [f.reward for f in stage.filters]
+    sampler = Sampler(model_dir, recipe.generation, device=device, seed=recipe.seed) if todo else None
     for start in range(0, len(todo), CHUNK_PROMPTS):
         chunk = todo[start : start + CHUNK_PROMPTS]
         plain = [render_prompt(recipe.prompt, row["question"], tokenizer) for row in chunk]
@@ -80,12 +77,10 @@ def _sample_and_filter(
             )
             for row in chunk
         ]
-        groups = sample(
-            model_dir,
+        assert sampler is not None
+        groups = sampler.sample(
             shown,
             n=stage.sampling.samples_per_prompt,
-            spec=recipe.generation,
-            device=device,
             temperature=stage.sampling.temperature,
             max_new_tokens=stage.sampling.max_new_tokens,
             seed=recipe.seed + len(done),
@@ -120,7 +115,7 @@ def pass_rates(stage: SFTStage, samples: Sequence[Mapping[str, Any]]) -> dict[st
     for s in samples:
         for spec in stage.filters:
             if (result := outcome(spec, s["components"])) != "skipped":
-                counts[spec.reward.name or spec.reward.verifier][result] += 1
+                counts[spec.reward.label][result] += 1
     return dict(counts)
 
 

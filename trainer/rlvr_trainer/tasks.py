@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -246,10 +246,3 @@ def general_rows(n: int, *, seed: int) -> list[dict[str, str]]:
         topic = rng.choice(sorted(SENTENCES))
         out.append({"question": f"Say something about {topic}.", "completion": rng.choice(SENTENCES[topic])})
     return out
-
-
-def kinds_of(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["kind"]] = counts.get(row["kind"], 0) + 1
-    return counts
