@@ -19,7 +19,7 @@ $(STAMP): requirements.lock pyproject.toml clients/pyproject.toml sandbox/pyproj
 demo: install
 	$(VENV)/bin/rlvr demo
 
-# the miniature R1 recipe: a tiny model built and pre-trained on the CPU, then the five stages (~15 min)
+# the miniature R1 recipe: a tiny model built and pre-trained on the CPU, then the five stages (~10 min on 2 cores)
 demo-train: install
 	$(VENV)/bin/rlvr train --config recipes/r1-mini.yaml --run-dir runs/r1-mini --resume
 

@@ -21,7 +21,7 @@ stack.url, or a gateway started in this process when none is given. The report (
 plots/) is written at the end, and also when a stage fails.
 
 examples:
-  rlvr train --config recipes/r1-mini.yaml                 all stages (about 15 minutes on 2 cores)
+  rlvr train --config recipes/r1-mini.yaml                 all stages (about 10 minutes on 2 cores)
   rlvr train --config recipes/r1-mini.yaml --resume        continue an interrupted run
   rlvr train --config recipes/r1-mini.yaml --stage 2       run stage 2 again from stage 1's model
   rlvr train --config recipes/r1-qwen-math-1.5b.yaml --check   validate a recipe and list its stages
