@@ -73,6 +73,27 @@ class NotReady(Unavailable):
     code = "not_ready"
 
 
+class BackendError(RLVRError):
+    """A model backend (judge or reward model) failed; ``details["kind"]`` says how.
+
+    Raised inside the service and turned into an ``error`` verdict for the items concerned, never a score.
+    """
+
+    code = "backend_error"
+    http_status = 502
+
+    @property
+    def kind(self) -> str:
+        return str(self.details.get("kind", "error"))
+
+
+class BackendTimeout(BackendError):
+    """A model backend did not answer within the item's deadline: a ``timeout`` verdict."""
+
+    code = "backend_timeout"
+    http_status = 504
+
+
 class TransportError(RLVRError):
     """Client side: the server could not be reached or did not answer (after retries)."""
 

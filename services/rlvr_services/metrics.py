@@ -37,5 +37,26 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.backend_calls = Counter(
+            "rlvr_backend_calls",
+            "HTTP attempts to model backends by outcome (ok, retry, timeout, connect, http_429, http_5xx, http_4xx, "
+            "bad_response, circuit_open)",
+            ["backend", "outcome"],
+            registry=self.registry,
+        )
+        self.model_failures = Counter(
+            "rlvr_model_failures",
+            "Items of the model-based verifiers left without a score, by verifier and kind of failure "
+            "(timeout, http_5xx, truncated, unparseable, empty, circuit_open, ...)",
+            ["verifier", "kind"],
+            registry=self.registry,
+        )
+
+    def backend_event(self, backend: str, outcome: str) -> None:
+        self.backend_calls.labels(backend, outcome).inc()
+
+    def model_failure(self, verifier: str, kind: str) -> None:
+        self.model_failures.labels(verifier, kind).inc()
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rlvr_sandbox.pool import SandboxConfig
+
+from .backends.config import BackendConfig, load_backends
 
 
 def _default_processes() -> int:
@@ -34,6 +36,19 @@ class CommonSettings(BaseSettings):
     max_completion_chars: int = Field(default=1_000_000, ge=1, description="Longer completions get a 413.")
     max_prompt_chars: int = Field(default=1_000_000, ge=1, description="Longer prompts get a 413.")
     max_request_bytes: int = Field(default=256 * 1024 * 1024, ge=1, description="Larger bodies get a 413.")
+
+    backends: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Model backends of the judge and reward-model verifiers: a JSON object, name → settings "
+        "(kind openai | vllm_classify | vllm_pooling | sglang | openrlhf | transformers; see README).",
+    )
+    backends_file: str | None = Field(
+        default=None, description="A JSON or YAML file of backends (same shape); RLVR_BACKENDS entries win."
+    )
+
+    def backend_configs(self) -> dict[str, BackendConfig]:
+        """The backends, validated (a bad entry fails the service's start, naming it)."""
+        return load_backends(self.backends, self.backends_file)
 
     @field_validator("plugins", mode="before")
     @classmethod

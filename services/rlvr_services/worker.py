@@ -16,6 +16,7 @@ from rlvr_client.models import Verdict as WireVerdict
 from rlvr_client.models import VerifyRequest, VerifyResponse
 
 from . import __version__
+from .backends import pool as backends
 from .gateway.dispatch import LocalRunners, run_on
 from .http import ERROR_RESPONSES, BodyLimit, install_error_handlers, install_health, install_request_metrics
 from .limits import check_count, check_item
@@ -39,6 +40,7 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
     registry = load_plugins(settings.plugins)
     cls = registry.get_class(settings.verifier)  # unknown name: fail at start, listing the known ones
     metrics = Metrics()
+    backends.configure(settings.backend_configs(), metrics.backend_event, metrics.model_failure)
     state = _WorkerState()
 
     @asynccontextmanager

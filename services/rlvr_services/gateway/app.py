@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from rlvr_client.models import ScoreRequest, ScoreResponse, VerifierInfo, VerifiersResponse
 
 from .. import __version__
+from ..backends import pool as backends
 from ..http import ERROR_RESPONSES, BodyLimit, install_error_handlers, install_health, install_request_metrics
 from ..metrics import Metrics
 from ..runs import install_run
@@ -53,6 +54,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     registry = load_plugins(settings.plugins)
     metrics = Metrics()
+    if not settings.redis_url:  # in queue mode the model-based verifiers run on their workers
+        backends.configure(settings.backend_configs(), metrics.backend_event, metrics.model_failure)
     dispatcher = make_dispatcher(registry, settings, metrics)
     scorer = Scorer(registry, dispatcher, settings, metrics)
 

@@ -14,11 +14,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Protocol
 
+from ..backends import pool as backends
 from ..metrics import Metrics
+from ..runtime.aio import close_backends
 from ..runtime.jobs import Job, Runner
-from ..runtime.registry import Registry
-from ..runtime.runners import make_runners
-from ..runtime.verifier import Verdict
+from ..runtime.registry import REGISTRY, Registry
+from ..runtime.runners import forget_runners, make_runners
+from ..runtime.verifier import Execution, Verdict
 from ..settings import CommonSettings, GatewaySettings
 
 
@@ -94,15 +96,20 @@ class LocalRunners:
         return self.runners[name]
 
     def checks(self) -> dict[str, str]:
-        return {f"verifier:{n}": ("ok" if r.ready() else "starting") for n, r in self.runners.items()}
+        out = {f"verifier:{n}": ("ok" if r.ready() else "starting") for n, r in self.runners.items()}
+        if any(REGISTRY.get_class(n).execution is Execution.ASYNC for n in self.runners):
+            out.update(backends.current().checks())  # an open circuit breaker makes the service not ready
+        return out
 
     def update_metrics(self, metrics: Metrics) -> None:
         for name, runner in self.runners.items():
             metrics.restarts.labels(name).set(runner.restarts)
 
     def close(self) -> None:
+        forget_runners(self.runners)
         for runner in self.runners.values():
             runner.close()
+        close_backends()
 
 
 class EmbeddedDispatcher:

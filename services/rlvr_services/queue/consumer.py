@@ -32,7 +32,8 @@ from redis.exceptions import RedisError
 from .. import constants as keys
 from ..metrics import Metrics
 from ..runtime.jobs import Runner
-from ..runtime.verifier import Verdict
+from ..runtime.registry import REGISTRY
+from ..runtime.verifier import Execution, Verdict
 from ..settings import WorkerSettings
 from .entries import TaskEntry, encode_results
 from .producer import ensure_group
@@ -40,6 +41,7 @@ from .producer import ensure_group
 log = logging.getLogger(__name__)
 
 _LINGER_S = 0.002
+ASYNC_PREFETCH = 512  # jobs a worker of a model-based verifier holds at once (they wait on the backend)
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:
@@ -69,7 +71,9 @@ class StreamConsumer:
         self.workers = keys.workers_key(settings.redis_prefix, self.verifier)
         self.attempts = keys.attempts_key(settings.redis_prefix, self.verifier)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.prefetch = settings.prefetch or 8 * settings.processes  # jobs waiting for a verdict at most
+        # jobs waiting for a verdict at most: a model-based verifier waits on I/O, so it holds hundreds
+        io_bound = REGISTRY.get_class(self.verifier).execution is Execution.ASYNC
+        self.prefetch = settings.prefetch or (ASYNC_PREFETCH if io_bound else 8 * settings.processes)
         self.redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
         self.reader: aioredis.Redis = aioredis.Redis.from_url(
             settings.redis_url, decode_responses=True, socket_timeout=30

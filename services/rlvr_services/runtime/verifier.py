@@ -18,6 +18,7 @@ class Execution(str, Enum):
     INLINE = "inline"  # cheap, pure-Python, bounded work: runs in a thread of the serving process
     PROCESS = "process"  # CPU-bound or may hang in C code: runs in worker processes that are hard-killed
     SANDBOX = "sandbox"  # waits on the code sandbox's jails: many threads; always a worker's job in queue mode
+    ASYNC = "async"  # waits on a model backend: coroutines on the process's model loop (runtime/aio.py)
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,13 @@ class Verifier(Protocol):
     default_timeout_s: ClassVar[float]
 
     def verify_batch(self, tasks: Sequence[Task]) -> list[Verdict]: ...
+
+
+@runtime_checkable
+class AsyncVerifier(Verifier, Protocol):
+    """An ``ASYNC`` verifier: one coroutine per item, awaited with the item's deadline (a
+    ``time.monotonic()`` value) on the model loop. It raises `BackendError` for a backend failure;
+    the runner turns that into ``error``/``timeout``. Its ``verify_batch`` is for callers outside
+    the runner (it runs ``averify`` on the model loop and waits)."""
+
+    async def averify(self, task: Task, deadline: float) -> Verdict: ...

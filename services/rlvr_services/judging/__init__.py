@@ -1,0 +1,1 @@
+"""What the model-based verifiers share: prompt templates, verdict parsing and the verdict cache."""
