@@ -22,10 +22,23 @@ def _common(p: argparse.ArgumentParser, default_port: int) -> None:
     p.add_argument("--redis-url", default=None, help="Redis URL: queue mode (env RLVR_REDIS_URL)")
     p.add_argument("--processes", type=int, default=None, help="verifier processes per verifier (default: cores)")
     p.add_argument("--plugin", action="append", default=None, help="module that registers extra verifiers")
+    p.add_argument(
+        "--backends-file",
+        default=None,
+        help="JSON/YAML file of the judge and reward-model backends, name -> settings (env RLVR_BACKENDS_FILE; "
+        "RLVR_BACKENDS takes the same as JSON)",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
-    names = {"host": "host", "port": "port", "redis_url": "redis_url", "processes": "processes", "plugin": "plugins"}
+    names = {
+        "host": "host",
+        "port": "port",
+        "redis_url": "redis_url",
+        "processes": "processes",
+        "plugin": "plugins",
+        "backends_file": "backends_file",
+    }
     return {dest: getattr(args, src) for src, dest in names.items() if getattr(args, src, None) is not None}
 
 
@@ -120,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="serve one verifier over HTTP and consume its Redis stream")
     p.add_argument(
-        "--verifier", required=True, help="verifier name, e.g. math or code (a code worker also serves POST /v1/run)"
+        "--verifier",
+        required=True,
+        help="verifier name, e.g. math, code (a code worker also serves POST /v1/run) or judge (give it its backends)",
     )
     _common(p, 8001)
     p.set_defaults(func=cmd_worker)
