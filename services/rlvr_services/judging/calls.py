@@ -82,10 +82,6 @@ class CallLog:
         }
 
 
-def _failure(kind: str, message: str) -> BackendError:
-    return BackendError(message, details={"kind": kind})
-
-
 async def ask(
     params: SamplingParams,
     messages: Sequence[dict[str, str]],
@@ -113,13 +109,13 @@ async def ask(
         log.completion_tokens += reply.completion_tokens or 0
     log.replies.append(reply.text)
     if reply.finish_reason == "length":
-        raise _failure(
-            "truncated",
+        raise BackendError(
             f"the judge's reply was cut at max_tokens={params.max_tokens} (finish_reason: length) before a "
             "verdict; raise max_tokens (a reasoning judge spends tokens on thinking)",
+            details={"kind": "truncated", "reply": reply.text[:REPLY_CHARS]},
         )
     if not reply.text.strip():
-        raise _failure("empty", "the judge's reply is empty")
+        raise BackendError("the judge's reply is empty", details={"kind": "empty"})
     return reply
 
 
@@ -144,7 +140,10 @@ async def ask_label(
         if params.on_unparseable == "zero":
             log.unparseable += 1
             return worst
-        raise _failure("unparseable", f"the judge's verdict could not be read: {exc}") from None
+        raise BackendError(
+            f"the judge's verdict could not be read: {exc}",
+            details={"kind": "unparseable", "reply": reply.text[:REPLY_CHARS]},
+        ) from None
 
 
 def cache_stats() -> dict[str, int]:

@@ -72,10 +72,10 @@ def verify_batch_sync(verifier: AsyncVerifier, tasks: Sequence[Task], timeout_s:
 
 def verdict_for(exc: BaseException) -> Verdict:
     """The verdict of an item whose verification raised."""
-    if isinstance(exc, BackendTimeout):
-        return Verdict.timeout(exc.message, failure=exc.kind)
     if isinstance(exc, BackendError):
-        return Verdict.error(exc.message, failure=exc.kind)
+        extra = {k: v for k, v in exc.details.items() if k not in ("kind", "backend", "known")}
+        make = Verdict.timeout if isinstance(exc, BackendTimeout) else Verdict.error
+        return make(exc.message, failure=exc.kind, **extra)
     return Verdict.error(describe_exception(exc), failure="exception")
 
 

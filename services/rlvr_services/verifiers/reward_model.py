@@ -72,7 +72,7 @@ class RewardModelVerifier:
             return Verdict.not_applicable(scoped.missing)
         backend = backends.current().reward(params.backend)
         prompt = params.prompt if params.prompt is not None else task.prompt
-        conversation = Conversation(prompt, scoped.text.strip())
+        conversation = Conversation(prompt, scoped.text)  # as written: what the model was trained on
         [raw] = await backend.score([conversation], deadline, truncate=params.truncation == "left")
         if not math.isfinite(raw):
             return Verdict.error(f"the reward model returned {raw}", failure="bad_response")
