@@ -63,3 +63,23 @@ def gateway_url() -> Iterator[str]:
 def wait_ready(url: str, timeout_s: float = 60.0) -> None:
     with RewardClient(url) as client:
         client.wait_ready(timeout_s)
+
+
+@pytest.fixture(scope="session")
+def tiny_judge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny causal LM fine-tuned on the equivalence template's verdict lines (once per session).
+
+    It answers in the judge's format, but at a CPU test's budget it does not learn equivalence itself
+    (see tiny_graders): tests check the service against it, not its accuracy."""
+    from rlvr_trainer.tiny_graders import build_judge_model
+
+    steps = int(os.environ.get("RLVR_TEST_JUDGE_STEPS", "60"))  # the service tests need a judge, not a good one
+    return build_judge_model(tmp_path_factory.mktemp("tiny-judge") / "model", steps=steps)
+
+
+@pytest.fixture(scope="session")
+def tiny_reward_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny sequence-classification reward model trained here with trl.RewardTrainer (once per session)."""
+    from rlvr_trainer.tiny_graders import build_reward_model
+
+    return build_reward_model(tmp_path_factory.mktemp("tiny-reward") / "model")

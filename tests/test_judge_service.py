@@ -27,7 +27,7 @@ from rlvr_trainer.tiny_graders import judge_pairs
 
 from conftest import wait_ready
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the first test also trains the tiny models
 
 PROXIED = {"retries": 2, "backoff_s": 0.05, "max_backoff_s": 2.0, "timeout_s": 30.0}
 
@@ -97,14 +97,42 @@ def fresh(backend: str, **params: Any) -> dict[str, Any]:
 # ---- accuracy, and the same verdicts in-process and over HTTP ---------------------------------------------
 
 
-def test_in_process_judge_in_choice_mode_on_held_out_pairs(gateway: str) -> None:
-    pairs = judge_pairs(200, seed=11)
+def choice_by_logprob(folder: Path, pairs: list[tuple[str, str, str, bool]]) -> list[float]:
+    """1.0 where the judge model gives the EQUIVALENT verdict line the higher total log-probability."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlvr_services.judging.templates import EQUIVALENCE, neutralise
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    out = []
+    with torch.inference_mode():
+        for question, reference, answer, _ in pairs:
+            values = {"question": question, "reference": reference, "answer": neutralise(answer, EQUIVALENCE.labels)}
+            messages = EQUIVALENCE.render(values)
+            prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)["input_ids"]
+            totals = []
+            for line in EQUIVALENCE.choices():
+                full = tokenizer.apply_chat_template(
+                    [*messages, {"role": "assistant", "content": line}], tokenize=True
+                )["input_ids"]
+                ids = torch.tensor([full])
+                logprobs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
+                targets = ids[0, len(prompt) :]
+                totals.append(float(logprobs[len(prompt) - 1 :].gather(1, targets[:, None]).sum()))
+            out.append(1.0 if totals[0] > totals[1] else 0.0)
+    return out
+
+
+def test_in_process_judge_in_choice_mode(gateway: str, tiny_judge_dir: Path) -> None:
+    """Choice mode takes the verdict line the model finds likelier, checked against a direct forward pass."""
+    pairs = judge_pairs(40, seed=11)
     items = [judge_item(q, ref, ans, "local_judge", i, mode="choice") for i, (q, ref, ans, _) in enumerate(pairs)]
     comps = score(gateway, items)
     assert all(c["status"] == "ok" for c in comps), [c for c in comps if c["status"] != "ok"][:3]
-    right = sum((c["score"] == 1.0) == eq for c, (_, _, _, eq) in zip(comps, pairs, strict=True))
-    assert right / len(pairs) >= 0.95, right
-    assert comps[0]["details"]["verdict"] in ("EQUIVALENT", "DIFFERENT")
+    assert [c["score"] for c in comps] == choice_by_logprob(tiny_judge_dir, pairs)
+    assert {c["details"]["verdict"] for c in comps} <= {"EQUIVALENT", "DIFFERENT"}
     assert comps[0]["details"]["decided_by"] == "judge"
 
 
