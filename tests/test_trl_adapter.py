@@ -255,3 +255,22 @@ def test_grpo_step_with_gateway_rewards(gateway_url: str, tmp_path: Any) -> None
         assert math.isfinite(entry["rewards/rlvr_math+format/mean"])
         assert math.isfinite(entry["reward"])
         assert entry["rlvr_math+format/unscored_frac"] == 0.5
+
+
+def test_component_means_are_logged_by_each_specs_label(gateway_url: str) -> None:
+    """Two rewards of one verifier (say reward_model with two scopes) get a curve each, by their names."""
+    specs = [
+        TRLReward("math", columns={"gold": "gold"}),
+        TRLReward("reasoning_steps", name="steps_1", params={"target": 1}),
+        TRLReward("reasoning_steps", name="steps_10", params={"target": 10}),
+    ]
+    reward = reward_function(specs, url=gateway_url, name="rlvr")
+    logged: dict[str, float] = {}
+    completion = "<think>Step 1: add.\nStep 2: check.</think> The answer is 1."
+    rewards = asyncio.run(
+        reward(["p1", "p2"], [completion, completion], gold=["1", None], log_metric=logged.__setitem__)
+    )
+    assert rewards == pytest.approx([2.2, 1.2])
+    assert logged == pytest.approx(
+        {"rlvr/unscored_frac": 0.0, "rlvr/math": 1.0, "rlvr/steps_1": 1.0, "rlvr/steps_10": 0.2}
+    )

@@ -201,6 +201,7 @@ class RewardFunction:
         self._client_kwargs = dict(client_kwargs or {})
         self._owns_client = client is None
         self._client = client
+        self._labels: dict[str, list[str]] = {}  # item id → the labels of the specs its components answer
 
     def __repr__(self) -> str:
         return f"RewardFunction({self.__name__!r}, url={self.url!r})"
@@ -240,12 +241,16 @@ class RewardFunction:
         step = getattr(columns.get("trainer_state"), "global_step", None)
         prefix = f"s{step}-" if step is not None else ""
         out: list[ScoreItem | None] = []
+        self._labels = {}
         for i in range(n):
             row = {c: columns[c][i] for c in needed}
-            rewards = [r for s in self.specs if (r := s.spec_for(row, weight=None if self.weighted else 1.0))]
+            weight = None if self.weighted else 1.0
+            applied = [(s.label, r) for s in self.specs if (r := s.spec_for(row, weight=weight))]
+            rewards = [r for _, r in applied]
             if not rewards:
                 out.append(None)
                 continue
+            self._labels[f"{prefix}{i}"] = [label for label, _ in applied]
             out.append(
                 ScoreItem(
                     id=f"{prefix}{i}",
@@ -286,18 +291,27 @@ class RewardFunction:
             )
         if log_metric is not None and rewards:
             log_metric(f"{self.__name__}/unscored_frac", sum(r is None for r in rewards) / len(rewards))
-            if len(self.specs) > 1:  # each component's mean over the completions it scored
-                for name, mean in component_means(results).items():
+            if len(self.specs) > 1:  # each component's mean over the completions it scored, by the spec's label
+                for name, mean in component_means(results, self._labels).items():
                     log_metric(f"{self.__name__}/{name}", mean)
 
 
-def component_means(results: Iterable[ItemResult]) -> dict[str, float]:
-    """The mean score of each component name over the results where it scored (status ``ok``)."""
+def component_means(
+    results: Iterable[ItemResult], labels: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, float]:
+    """The mean score of each component over the results where it scored (status ``ok``).
+
+    A component is named by ``labels[item id][j]`` for the item's ``j``-th component when given (the
+    label of the spec it answers: two specs of one verifier, say ``reward_model`` with two scopes, get
+    a mean each), else by its verifier's name."""
     sums: dict[str, list[float]] = {}
     for result in results:
-        for component in result.components:
+        names = list((labels or {}).get(result.id, []))
+        if len(names) != len(result.components):
+            names = [c.name for c in result.components]
+        for name, component in zip(names, result.components, strict=True):
             if component.status is Status.OK and component.score is not None:
-                sums.setdefault(component.name, []).append(component.score)
+                sums.setdefault(name, []).append(component.score)
     return {name: sum(scores) / len(scores) for name, scores in sums.items()}
 
 
