@@ -39,6 +39,7 @@ bench: install
 	$(PY) bench/bench_code.py
 	$(PY) bench/bench_language.py
 	$(PY) bench/bench_ifeval.py
+	$(PY) bench/bench_judge.py
 
 serve: install
 	$(VENV)/bin/rlvr serve

@@ -1,8 +1,9 @@
 """The trainer: recipes, the synthetic tasks against the real verifiers, and every R1 stage end to end.
 
 The end-to-end test runs the five stages of a shrunken r1-mini (a tiny model pre-trained for a few
-seconds, a few steps per stage) against a real reward stack started in-process, and checks what each
-stage hands to the next. The full miniature recipe is a benchmark (``bench/bench_train.py``).
+seconds, a few steps per stage, tiny graders trained for a few steps) against a real reward stack started
+in-process with the judge and reward-model backends, and checks what each stage hands to the next. The
+full miniature recipe is a benchmark (``bench/bench_train.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import yaml
 
 from rlvr_client.trl import TRLReward
 from rlvr_services.runtime.registry import load_plugins
-from rlvr_trainer.config import Recipe, RecipeError, load_recipe
+from rlvr_trainer.config import Recipe, RecipeError, SFTStage, load_recipe
 from rlvr_trainer.pipeline import load_rows, run_pipeline
 from rlvr_trainer.rundir import RunDirError, read_jsonl
 from rlvr_trainer.scoring import CORRECTNESS, render_prompt, score_samples
@@ -32,7 +33,10 @@ JAIL = os.geteuid() == 0 and os.path.exists("/usr/bin/bwrap")
 TRL_WARNINGS = [
     # TRL 1.16 itself reads the deprecated `model.is_gradient_checkpointing` while generating.
     "ignore:`is_gradient_checkpointing` is deprecated:FutureWarning",
+    # tiny_graders' RewardConfig leaves TRL's default gradient_checkpointing on (transformers 5 renamed it).
+    "ignore:`gradient_checkpointing` is deprecated:FutureWarning",
 ]
+MODEL_VERIFIERS = {"judge": "judge", "reward_model": "reward"}  # verifier -> its params' default backend
 
 
 def mini() -> dict[str, Any]:
@@ -62,19 +66,65 @@ def test_every_bundled_recipe_validates(path: Path) -> None:
     assert "stage 4: " in result.stdout
 
 
+def model_rewards(recipe: Recipe) -> list[TRLReward]:
+    rewards = [r for s in recipe.stages for r in getattr(s, "rewards", [])]
+    rewards += [f.reward for s in recipe.stages for f in getattr(s, "filters", [])] + list(recipe.eval.rewards)
+    return [r for r in rewards if r.verifier in MODEL_VERIFIERS]
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_every_recipe_judges_stage_3_and_rewards_stage_4_with_the_stack(path: Path) -> None:
+    """Stage 3's judge filter (the math rule first, not for rows without a gold), stage 4's reward_model, a
+    teacher for the general samples, and, on an embedded stack, a backend of the right task for each name."""
+    recipe = load_recipe(path)
+    sft, alignment = recipe.stages[3], recipe.stages[4]
+    assert isinstance(sft, SFTStage) and not isinstance(alignment, SFTStage)
+    judge = next(f.reward for f in sft.filters if f.reward.verifier == "judge")
+    assert judge.params.get("rule_first") == "math" and judge.columns.get("reference") == "gold"
+    assert "math" not in {f.reward.verifier for f in sft.filters}, "the judge filter decides math answers"
+    assert any(r.verifier == "reward_model" for r in alignment.rewards) and alignment.preference_model is None
+    assert sft.teacher is not None and sft.general_samples > 0
+    if recipe.stack.url is not None:
+        assert not recipe.stack.backends, "a stack at a URL has its own backends"
+        return
+    backends = recipe.stack.backends
+    for reward in model_rewards(recipe):
+        name = reward.params.get("backend", MODEL_VERIFIERS[reward.verifier])
+        assert name in backends, f"{reward.label} names backend {name!r}, not in stack.backends {sorted(backends)}"
+        config = backends[name]
+        if reward.verifier == "judge":
+            assert config.get("kind", "transformers") == "openai" or config.get("build") == "tiny_judge"
+        else:
+            assert config.get("kind") in ("vllm_classify", "vllm_pooling", "sglang", "openrlhf") or config.get(
+                "build") == "tiny_reward"  # fmt: skip
+
+
 def test_gpu_recipes_use_vllm_and_real_models() -> None:
     gpu = [load_recipe(p) for p in RECIPES if p.stem != "r1-mini"]
     assert gpu, "at least one GPU recipe"
     for recipe in gpu:
         assert recipe.model.path is not None and recipe.generation.backend == "vllm"
         assert recipe.device in ("cuda", "auto")
+        sft = recipe.stages[3]
+        assert isinstance(sft, SFTStage) and sft.teacher is not None
+        assert sft.teacher.backend["kind"] == "openai", "the teacher is a served model"
+        assert sft.teacher.prompt_files or recipe.data.general_files, "its prompts are the recipe's"
+        for config in recipe.stack.backends.values():
+            assert "build" not in config and config["kind"] != "transformers", "served by vLLM, not in the trainer"
+        judges = [c for c in recipe.stack.backends.values() if c["kind"] == "openai"]
+        assert all(c.get("choice_style") == "structured_outputs" for c in judges)
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         (lambda r: r["stages"][0].update(stepz=3), "stages.0.grpo.stepz: Extra inputs are not permitted"),
-        (lambda r: r["stages"][4]["preference_model"].update(pairs_from="r1_zero"), "is not an earlier sft stage"),
+        (
+            lambda r: r["stages"][4].update(preference_model={"pairs_from": "r1_zero", "train_steps": 2}),
+            "is not an earlier sft stage",
+        ),
+        (lambda r: r["stack"].update(url="http://127.0.0.1:8000"), "give stack.url or stack.backends"),
+        (lambda r: r["stack"]["backends"]["judge"].update(build="judge"), "build 'judge' is not one of"),
         (lambda r: r.update(device="cpu", generation={"backend": "vllm"}), "vllm needs a GPU"),
         (lambda r: r["model"].update(path="x"), "exactly one of model.path and model.tiny"),
         (lambda r: r["stages"].append(dict(r["stages"][0])), "stage names ['r1_zero'] repeat"),
@@ -134,7 +184,12 @@ def test_held_out_math_questions_are_not_trained_on() -> None:
 
 
 def tiny_recipe(**stack: Any) -> dict[str, Any]:
-    """r1-mini shrunk to seconds per stage, with filters an under-trained model passes some of the time."""
+    """r1-mini shrunk to seconds per stage, with filters an under-trained model passes some of the time.
+
+    Stage 3 keeps the judge filter beside the format one (an under-trained judge: what is checked is that it
+    runs, not what it says); stage 4 also trains a preference model in the run (the option other recipes have).
+    With a ``url`` the stack's backends are that server's business: the recipe gives none.
+    """
     raw = mini()
     raw["name"] = "r1-test"
     raw["model"]["tiny"].update(hidden_size=64, layers=2)
@@ -143,14 +198,21 @@ def tiny_recipe(**stack: Any) -> dict[str, Any]:
     raw["eval"].update(samples_per_prompt=1)
     raw["generation"].update(max_new_tokens=40)
     raw["stack"].update(stack)
+    if raw["stack"].get("url"):
+        del raw["stack"]["backends"]
+    else:
+        raw["stack"]["backends"]["judge"]["build_steps"] = 20
+        raw["stack"]["backends"]["reward"]["build_steps"] = 10
     for stage in raw["stages"]:
+        judge = [f for f in stage.get("filters", []) if f["reward"]["verifier"] == "judge"]
         if stage["kind"] == "grpo":
             stage.update(steps=2, prompts_per_step=2, num_generations=4, save_steps=1)
         else:
             stage["sampling"].update(prompts=8, samples_per_prompt=4)
             stage["sft"]["max_steps"] = 2
-            stage["filters"] = [{"reward": {"verifier": "format"}}]
-    raw["stages"][4]["preference_model"]["train_steps"] = 2
+            stage["filters"] = [{"reward": {"verifier": "format"}}, *judge]
+    raw["stages"][3]["general_samples"] = 4
+    raw["stages"][4]["preference_model"] = {"pairs_from": "rejection_sampling", "train_steps": 2, "weight": 0.2}
     return raw
 
 
@@ -165,6 +227,9 @@ def test_five_stages_hand_their_outputs_on(tmp_path: Path) -> None:
 
     assert (run / "base" / "model" / "config.json").exists()
     assert (run / "base" / "corpus.jsonl").exists()
+    for grader, build in (("judge", "tiny_judge"), ("reward", "tiny_reward")):  # trained in the run, once
+        assert json.loads((run / "base" / grader / "grader.json").read_text())["build"] == build
+    assert (run / "base" / "teacher" / "teacher.json").exists()
     stages = sorted(p.name for p in run.glob("stage*"))
     assert stages == ["stage0-r1_zero", "stage1-cold_start", "stage2-reasoning_rl", "stage3-rejection_sampling",
                       "stage4-alignment"]  # fmt: skip
@@ -192,7 +257,33 @@ def test_five_stages_hand_their_outputs_on(tmp_path: Path) -> None:
         assert all(k["completion"] in passed for k in kept[: filters["kept"]])
         # the SFT data has the plain prompt, not the few-shot one it was sampled with
         assert all(k["prompt"].startswith("User: ") and k["prompt"].count("User: ") == 1 for k in kept)
-    assert read_jsonl(run / "stage3-rejection_sampling" / "sft_data.jsonl")[-1]["completion"]  # general samples
+
+    # stage 3: the judge filter ran on the math samples (the math rule first, the judge model after it), and
+    # not on the others; the general samples came from the teacher backend, one per answered prompt
+    stage3 = run / "stage3-rejection_sampling"
+    filters = json.loads((stage3 / "filters.json").read_text())
+    samples = read_jsonl(stage3 / "samples.jsonl")
+    judged = filters["filters"]["judge"]
+    math = [s for s in samples if s["kind"] == "math"]
+    assert sum(judged[k] for k in ("passed", "failed", "unscored")) == len(math) > 0, (judged, len(math))
+    assert all("judge" in s["components"] for s in math) and not any("judge" in s["components"] for s in samples
+                                                                       if s["kind"] != "math")  # fmt: skip
+    deciders = judged.get("decided_by", {})
+    assert set(deciders) <= {"math", "judge", "rule"} and sum(p + f for p, f in
+                                                              (d.values() for d in deciders.values())) > 0  # fmt: skip
+    teacher = filters["teacher"]
+    assert teacher["asked"] == 4 and teacher["samples"] + sum(teacher["failures"].values()) == 4, teacher
+    general = read_jsonl(stage3 / "general.jsonl")
+    answered = [g["completion"] for g in general if g["completion"] is not None]
+    assert len(answered) == teacher["samples"] == filters["general"] and all(c.strip() for c in answered)
+    sft_data = read_jsonl(stage3 / "sft_data.jsonl")
+    assert [d["completion"] for d in sft_data[filters["kept"] :]] == answered
+
+    # stage 4: the served reward model's two components in the step log, beside the rule rewards
+    log4 = read_jsonl(run / "stage4-alignment" / "train_log.jsonl")
+    for label in ("helpfulness", "harmlessness"):
+        values = [e[f"rewards/{label}/mean"] for e in log4 if f"rewards/{label}/mean" in e]
+        assert values and all(0 <= v <= 1 for v in values), (label, log4)
     preference = run / "stage4-alignment" / "preference_model"
     summary = json.loads((preference / "preference_summary.json").read_text())
     assert summary["pairs"] > 0 and 0 <= summary["pair_accuracy"] <= 1
@@ -202,13 +293,20 @@ def test_five_stages_hand_their_outputs_on(tmp_path: Path) -> None:
         evaluation = json.loads((run / "eval" / ("base.json" if index is None else f"stage{index}.json")).read_text())
         assert evaluation["n"] == 6 and evaluation["stage"] == index
         assert evaluation["mean_reward"] is not None and 0 <= evaluation["accuracy"] <= 1
+        assert 0 <= evaluation["components"]["reward_model"] <= 1  # the held-out reward-model score
     text = report.read_text()
     assert "after stage 4 (alignment)" in text and (run / "plots" / "evaluations.png").exists()
+    header = next(line for line in text.splitlines() if line.startswith("| evaluation |"))
+    assert header.endswith("| reward model |") and "Graders trained in the run: judge (tiny_judge" in text
+    assert "| judge |" in text and "`judge` decided by:" in text and "General samples from the teacher" in text
+    assert "| helpfulness |" in text and "| harmlessness |" in text
 
-    # --resume on a finished run redoes nothing
-    before = {p: p.stat().st_mtime_ns for p in run.glob("stage*/model/model.safetensors")}
+    # --resume on a finished run redoes nothing, the graders included
+    models = [*run.glob("stage*/model/model.safetensors"), *run.glob("base/*/model.safetensors")]
+    before = {p: p.stat().st_mtime_ns for p in models}
+    assert {p.parent.name for p in before} >= {"judge", "reward", "teacher"}
     run_pipeline(recipe, run, resume=True)
-    assert before == {p: p.stat().st_mtime_ns for p in run.glob("stage*/model/model.safetensors")}
+    assert before == {p: p.stat().st_mtime_ns for p in models}
     with pytest.raises(RunDirError, match="--resume"):
         run_pipeline(recipe, run)
 

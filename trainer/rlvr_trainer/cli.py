@@ -17,8 +17,9 @@ from .stack import StackUnavailable
 EPILOG = """\
 Every stage writes its model, its generated data (JSONL) and its step log under the run directory
 (default runs/RECIPE), which --resume continues where it stopped. The reward stack is the recipe's
-stack.url, or a gateway started in this process when none is given. The report (report.md and
-plots/) is written at the end, and also when a stage fails.
+stack.url, or a gateway started in this process when none is given, with the recipe's model backends
+(stack.backends: the judge and reward model; `build: tiny_judge|tiny_reward` trains them in the run,
+once). The report (report.md and plots/) is written at the end, and also when a stage fails.
 
 examples:
   rlvr train --config recipes/r1-mini.yaml                 all stages (about 10 minutes on 2 cores)
@@ -67,8 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         check_recipe(recipe)
         if args.check:
             print(f"recipe {recipe.name}: valid")
+            print(f"  stack: {recipe.stack.url or 'in-process'}", end="")
+            backends = [f"{n} ({c.get('build') or c.get('kind')})" for n, c in recipe.stack.backends.items()]
+            print(f", model backends {', '.join(backends)}" if backends else "")
             for index, stage in enumerate(recipe.stages):
-                print(f"  stage {index}: {stage.name} ({stage.kind})")
+                teacher = getattr(stage, "teacher", None)
+                source = teacher.backend.get("build") or teacher.backend.get("model") if teacher else None
+                print(f"  stage {index}: {stage.name} ({stage.kind}){f', teacher {source}' if source else ''}")
             return 0
         from .pipeline import run_pipeline
 

@@ -16,6 +16,10 @@ from rlvr_client.trl import TRLReward
 
 KINDS = ("math", "code", "format")
 
+# ``build`` in a backend's settings: a model the run makes itself (see ``graders.py``), and the task it serves.
+GRADER_BUILDS = {"tiny_judge": "judge", "tiny_reward": "reward"}
+TEACHER_BUILDS = {"base": "judge"}  # the run's base model, served as a chat model (a causal LM: task judge)
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -67,7 +71,9 @@ class ModelSpec(Section):
 
 class DataSpec(Section):
     """The prompts. ``synthetic``: generated (math word problems, small code tasks, formatting
-    instructions) in the ``kinds`` shares; ``jsonl``: files of task rows (see ``tasks.py``)."""
+    instructions) in the ``kinds`` shares; ``jsonl``: files of task rows (see ``tasks.py``).
+    ``general_files``: JSONL rows of general (non-reasoning) prompts, ``question`` and, for a stage with no
+    teacher, ``completion``: where the sample-filter-SFT stages' ``general_samples`` come from."""
 
     source: Literal["synthetic", "jsonl"] = "synthetic"
     kinds: dict[str, float] = Field(default_factory=lambda: {"math": 0.6, "code": 0.2, "format": 0.2})
@@ -110,14 +116,78 @@ class PromptSpec(Section):
         return template
 
 
+def check_backend(where: str, config: dict[str, Any], builds: dict[str, str]) -> dict[str, Any]:
+    """A backend's settings as the stack takes them (``kind``, ``path``, ...; see the stack's README), plus
+    the trainer's ``build``: a model the run makes itself, whose folder becomes ``path``. The rest is
+    checked with the stack's own settings model where the stack is installed."""
+    build = config.get("build")
+    if build is not None:
+        if build not in builds:
+            raise ValueError(f"{where}: build {build!r} is not one of {sorted(builds)}")
+        if config.get("kind", "transformers") != "transformers" or "path" in config:
+            raise ValueError(f"{where}: build makes a transformers backend's model: give no kind other than "
+                             "transformers and no path")  # fmt: skip
+        if config.get("task", builds[build]) != builds[build]:
+            raise ValueError(f"{where}: build {build} serves task {builds[build]}, not {config['task']}")
+    elif "build_steps" in config:
+        raise ValueError(f"{where}: build_steps goes with build")
+    steps = config.get("build_steps")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1 or build == "base"):
+        raise ValueError(f"{where}: build_steps must be a positive integer, with build tiny_judge or tiny_reward")
+    resolved = resolve_backend(config, "<built in the run>")
+    try:
+        from rlvr_services.backends.config import load_backends
+    except ImportError:  # pragma: no cover - a trainer without the stack: the server checks its own backends
+        return config
+    try:
+        load_backends({"backend": resolved}, None)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'][2:]) or '(top)'}: {error['msg']}" for error in exc.errors()
+        )
+        raise ValueError(f"{where}: {problems}") from None
+    return config
+
+
+def resolve_backend(config: dict[str, Any], path: str | None) -> dict[str, Any]:
+    """The stack's settings of a backend: ``build`` replaced by ``kind: transformers``, its task and ``path``."""
+    build = config.get("build")
+    settings = {k: v for k, v in config.items() if k not in ("build", "build_steps")}
+    if build is not None:
+        task = {**GRADER_BUILDS, **TEACHER_BUILDS}[build]
+        settings.update(kind="transformers", task=task, path=path)
+    return settings
+
+
 class StackSpec(Section):
-    """The reward stack: a URL, or none to start it in this process (needs the rlvr-stack package)."""
+    """The reward stack: a URL, or none to start it in this process (needs the rlvr-stack package).
+
+    ``backends`` are the embedded gateway's model backends (its ``GatewaySettings.backends``), which the
+    ``judge`` and ``reward_model`` verifiers name: ``{name: settings}`` in the stack's shape, where a
+    transformers backend may say ``build: tiny_judge`` or ``build: tiny_reward`` to have the run train that
+    tiny grader itself (once, under ``RUN/base/``). A stack at ``url`` has its own backends.
+    """
 
     url: str | None = None
     processes: int | None = Field(default=None, ge=1)
     ready_timeout_s: float = Field(default=180.0, gt=0)
     request_timeout_s: float = Field(default=300.0, gt=0)
     retries: int = Field(default=5, ge=1)
+    backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("backends")
+    @classmethod
+    def _valid_backends(cls, backends: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {name: check_backend(f"backend {name!r}", c, GRADER_BUILDS) for name, c in backends.items()}
+
+    @model_validator(mode="after")
+    def _url_or_backends(self) -> StackSpec:
+        if self.url is not None and self.backends:
+            raise ValueError(
+                f"stack.backends {sorted(self.backends)} configure the gateway the run starts itself; the stack at "
+                f"stack.url {self.url} has its own (its RLVR_BACKENDS settings): give stack.url or stack.backends"
+            )
+        return self
 
 
 class GenerationSpec(Section):
@@ -193,6 +263,35 @@ class Sampling(Section):
     max_new_tokens: int | None = None
 
 
+class Teacher(Section):
+    """Where an SFT stage's general (non-reasoning) samples come from: a teacher model, as R1 had DeepSeek-V3
+    write its 200k. ``backend`` is a chat backend in the stack's settings shape (``kind: openai`` for any
+    OpenAI-compatible server, or ``kind: transformers`` with ``task: judge`` for a causal LM in this
+    process); ``build: base`` serves the run's base model, its prompt template as chat template. The
+    prompts are ``prompt_files`` (JSONL rows with a ``question``), else ``data.general_files``, else the
+    synthetic general questions. A failed call (the backend's error or timeout, an empty reply, a reply
+    cut at ``max_tokens``) gives no sample; failures are counted in ``filters.json``."""
+
+    backend: dict[str, Any]
+    prompt_files: list[str] = Field(default_factory=list)
+    system: str | None = None
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_tokens: int = Field(default=512, ge=1)
+    timeout_s: float = Field(default=300.0, gt=0, description="each request's deadline, retries included")
+    batch: int = Field(default=64, ge=1, description="requests in flight between two writes of general.jsonl")
+
+    @field_validator("backend")
+    @classmethod
+    def _chat_backend(cls, backend: dict[str, Any]) -> dict[str, Any]:
+        check_backend("teacher.backend", backend, TEACHER_BUILDS)
+        kind = backend.get("kind", "transformers" if "build" in backend else None)
+        task = backend.get("task", "judge")
+        if kind not in ("openai", "transformers") or (kind == "transformers" and task != "judge"):
+            raise ValueError("teacher.backend must be a chat model: kind openai, or transformers with task judge")
+        return backend
+
+
 class SFTTraining(Section):
     epochs: float = Field(default=1.0, gt=0)
     learning_rate: float = Field(default=1e-4, gt=0)
@@ -208,7 +307,14 @@ class SFTStage(Section):
     sampling: Sampling = Sampling()
     filters: list[Filter] = Field(min_length=1)
     general_samples: int = Field(default=0, ge=0, description="non-reasoning samples added to the SFT data")
+    teacher: Teacher | None = None
     sft: SFTTraining = SFTTraining()
+
+    @model_validator(mode="after")
+    def _teacher_has_work(self) -> SFTStage:
+        if self.teacher is not None and self.general_samples == 0:
+            raise ValueError("a teacher needs general_samples > 0: how many general prompts to ask it")
+        return self
 
     @field_validator("filters")
     @classmethod
@@ -260,6 +366,12 @@ class Recipe(Section):
                         f"stage {stage.name!r}: preference_model.pairs_from {source!r} is not an earlier sft stage"
                         f" (earlier: {sorted(earlier)})"
                     )
+        for stage in self.stages:
+            teacher = stage.teacher if isinstance(stage, SFTStage) else None
+            if teacher and not (teacher.prompt_files or self.data.general_files or self.data.source == "synthetic"):
+                raise ValueError(
+                    f"stage {stage.name!r}: the teacher has no prompts: give teacher.prompt_files or data.general_files"
+                )
         if self.generation.backend == "vllm" and self.device == "cpu":
             raise ValueError("generation.backend vllm needs a GPU: set device to cuda or auto")
         return self

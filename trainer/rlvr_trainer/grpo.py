@@ -2,8 +2,13 @@
 
 All the stack's rewards of a stage go through one async reward function (``rlvr``): a completion
 whose verification failed gets ``None`` and no advantage, never a made-up 0.0, and each component's
-mean is logged beside the total. Stage 4 adds a preference reward model (a sequence-classification
-model TRL scores completions with), weighted by the recipe.
+mean is logged beside the total, under the reward's ``name`` (else its verifier's), so that two
+``reward_model`` components (R1's helpfulness on the answer, harmlessness on it all) get a curve each.
+
+Stage 4's preference reward is best the stack's ``reward_model`` verifier, one more reward of the
+stage, served by the stack's backend. A recipe may instead give ``preference_model``: a
+sequence-classification model (a folder, or one trained in the run) that TRL scores completions with
+inside the trainer, weighted by the recipe.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_client.errors import RLVRError
-from rlvr_client.trl import reward_function
+from rlvr_client.trl import RewardFunction
 
 from .config import GRPOStage, Recipe, RecipeError
 from .rundir import StageDir, Stopwatch
@@ -59,12 +64,11 @@ def run_grpo(
     dataset = Dataset.from_list(
         [{**row, "prompt": render_prompt(recipe.prompt, row["question"], tokenizer)} for row in rows]
     )
-    reward = reward_function(
+    reward = RewardFunction(
         stage.rewards,
         url=url,
         name=REWARD_FUNCTION,
-        retry=retry_policy(recipe.stack),
-        timeout_s=recipe.stack.request_timeout_s,
+        client_kwargs={"retry": retry_policy(recipe.stack), "timeout_s": recipe.stack.request_timeout_s},
     )
     reward_funcs: list[Any] = [reward]
     weights = [1.0]

@@ -1,7 +1,8 @@
 """The R1 loop: base model, then each stage of the recipe in turn, each starting from the one before.
 
 Before stage 0 and after every stage the model is evaluated on the held-out prompts; at the end (and
-when a stage fails) the report is written from whatever the run directory holds.
+when a stage fails) the report is written from whatever the run directory holds. The tiny graders the
+stack's backends ask for are built before the stack starts (once per run directory).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from .config import GRPOStage, Recipe, SFTStage
 from .evaluation import evaluate
 from .generation import resolve_device
+from .graders import stack_backends
 from .grpo import run_grpo
 from .preference import train_preference_model
 from .pretrain import build_base, corpus
@@ -24,6 +26,7 @@ from .rundir import RunDir
 from .sft import run_sft
 from .stack import reward_stack
 from .tasks import read_rows, synthetic_rows
+from .teacher import teacher_settings
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,8 @@ def run_pipeline(recipe: Recipe, run_dir: Path, *, only: int | None = None, resu
     rows = load_rows(recipe)
     log.info("%d training prompts, %d held-out; device %s", len(rows.train), len(rows.eval), device)
     try:
-        with reward_stack(recipe.stack) as url:
+        backends = stack_backends(recipe.stack, run.base.path, seed=recipe.seed)
+        with reward_stack(recipe.stack, backends) as url:
             base_model = _base(recipe, run, device)
             _evaluate_once(recipe, run, None, base_model, rows.eval, url, device)
             for index in [only] if only is not None else range(len(recipe.stages)):
@@ -80,7 +84,7 @@ def run_pipeline(recipe: Recipe, run_dir: Path, *, only: int | None = None, resu
                         )
                 if not folder.is_done():
                     model_in = base_model if index == 0 else run.input_model(index)
-                    _run_stage(recipe, run, index, model_in, rows.train, url, device)
+                    _run_stage(recipe, run, index, model_in, base_model, rows.train, url, device)
                 _evaluate_once(recipe, run, index, folder.model, rows.eval, url, device, fresh=not resume)
     finally:
         report = write_report(run.path)
@@ -117,6 +121,7 @@ def _run_stage(
     run: RunDir,
     index: int,
     model_in: Path,
+    base_model: Path,
     train: Sequence[Mapping[str, Any]],
     url: str,
     device: str,
@@ -125,7 +130,8 @@ def _run_stage(
     folder = run.stage(index)
     log.info("stage %d (%s, %s) from %s", index, stage.name, stage.kind, model_in)
     if isinstance(stage, SFTStage):
-        run_sft(stage, recipe, folder, model_in, train, url=url, device=device)
+        teacher = teacher_settings(stage.teacher, recipe, base_model, run.base.path) if stage.teacher else None
+        run_sft(stage, recipe, folder, model_in, train, url=url, device=device, teacher=teacher)
         return
     assert isinstance(stage, GRPOStage)
     preference = None

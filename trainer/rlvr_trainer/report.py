@@ -1,11 +1,15 @@
 """Markdown report of a run directory: held-out evaluations, per-stage curves and filters, samples, what is missing.
 
-`write_report(run_dir)` reads what a run left on disk (run.json, eval/*.json, stage*/state.json, train_log.jsonl,
-filters.json), tolerates any of it being absent or half-written, and writes run_dir/report.md with PNGs in plots/.
+`write_report(run_dir)` reads what a run left on disk (run.json, base/*/grader.json, eval/*.json, stage*/state.json,
+train_log.jsonl, filters.json), tolerates any of it being absent or half-written, and writes run_dir/report.md with
+PNGs in plots/. Model graders show up where they act: the judge as a filter (its pass rate, and who decided: the
+math rule or the model), the reward model as GRPO reward components (curves and means) and, when the recipe's
+eval rewards name it, as a held-out column; the teacher's general samples and failures under their stage.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -21,6 +25,9 @@ log = logging.getLogger(__name__)
 SAMPLES_PER_EVAL = 2
 SAMPLE_CHARS = 600
 DASH = "—"
+# held-out columns for model graders the recipe's eval rewards name (verifier -> column)
+MODEL_COLUMNS = {"reward_model": "reward model", "judge": "judge"}
+GRADERS = ("judge", "reward", "teacher")  # folders under base/
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class FilterCount:
     passed: int
     failed: int
     unscored: int
+    decided_by: tuple[tuple[str, int, int], ...] = ()  # (who, passed, failed)
 
     @property
     def pass_rate(self) -> float | None:
@@ -69,10 +77,21 @@ class FilterCount:
 
 
 @dataclass(frozen=True)
+class Teacher:
+    model: str
+    asked: int | None
+    samples: int | None
+    failures: dict[str, int]
+    first_failure: str | None
+
+
+@dataclass(frozen=True)
 class Filters:
     candidates: int | None
     kept: int | None
     counts: tuple[FilterCount, ...]
+    general: int | None = None
+    teacher: Teacher | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,7 @@ class Evaluation:
     accuracy: float | None
     kind_accuracy: dict[str, float | None]
     samples: tuple[Sample, ...]
+    components: dict[str, float | None] = dataclasses.field(default_factory=dict)
 
 
 def write_report(run_dir: Path) -> Path:
@@ -190,16 +210,46 @@ def read_train_log(path: Path) -> list[Step]:
     return steps
 
 
+def read_decided_by(raw: object) -> tuple[tuple[str, int, int], ...]:
+    return tuple(
+        (str(who), to_int(c.get("passed")) or 0, to_int(c.get("failed")) or 0)
+        for who, c in (raw.items() if isinstance(raw, dict) else ())
+        if isinstance(c, dict)
+    )
+
+
+def read_teacher(raw: object) -> Teacher | None:
+    if not isinstance(raw, dict):
+        return None
+    failures = raw.get("failures")
+    return Teacher(
+        model=str(raw.get("model") or raw.get("backend") or "unknown"),
+        asked=to_int(raw.get("asked")),
+        samples=to_int(raw.get("samples")),
+        failures={str(k): n for k, v in failures.items() if (n := to_int(v))} if isinstance(failures, dict) else {},
+        first_failure=str(raw["first_failure"]) if raw.get("first_failure") else None,
+    )
+
+
 def read_filters(stage_dir: Path) -> Filters | None:
     if (data := read_json(stage_dir / "filters.json")) is None:
         return None
     raw = data.get("filters")
     counts = tuple(
-        FilterCount(str(name), *(to_int(c.get(k)) or 0 for k in ("passed", "failed", "unscored")))
+        FilterCount(
+            str(name),
+            to_int(c.get("passed")) or 0,
+            to_int(c.get("failed")) or 0,
+            to_int(c.get("unscored")) or 0,
+            read_decided_by(c.get("decided_by")),
+        )
         for name, c in (raw.items() if isinstance(raw, dict) else ())
         if isinstance(c, dict)
     )
-    return Filters(to_int(data.get("candidates")), to_int(data.get("kept")), counts)
+    return Filters(
+        to_int(data.get("candidates")), to_int(data.get("kept")), counts, to_int(data.get("general")),
+        read_teacher(data.get("teacher")),
+    )  # fmt: skip
 
 
 def read_samples(raw: object) -> tuple[Sample, ...]:
@@ -219,7 +269,7 @@ def read_samples(raw: object) -> tuple[Sample, ...]:
 def read_evaluation(path: Path, short: str) -> Evaluation | None:
     if (data := read_json(path)) is None:
         return None
-    by_kind = data.get("by_kind")
+    by_kind, components = data.get("by_kind"), data.get("components")
     kinds = by_kind.items() if isinstance(by_kind, dict) else ()
     return Evaluation(
         source=path.stem,
@@ -231,6 +281,7 @@ def read_evaluation(path: Path, short: str) -> Evaluation | None:
         accuracy=to_float(data.get("accuracy")),
         kind_accuracy={str(k): to_float(v.get("accuracy")) for k, v in kinds if isinstance(v, dict)},
         samples=read_samples(data.get("samples")),
+        components={str(k): to_float(v) for k, v in components.items()} if isinstance(components, dict) else {},
     )
 
 
@@ -306,12 +357,21 @@ def render_base_and_time(run_dir: Path, stages: Sequence[Stage]) -> list[str]:
         if isinstance(base.get("final_loss"), int | float):
             facts.append(f"final pre-training loss {base['final_loss']:.3f}")
         lines += [f"Base model: {', '.join(facts) or 'given by the recipe'}.", ""]
-    walls = [to_float(base.get("wall_s"))] + [
-        (state.wall_s if (state := read_state(run_dir / s.dirname)) else None) for s in stages
-    ]
+    graders = {name: read_json(run_dir / "base" / name / "grader.json") for name in GRADERS}
+    built = {name: g for name, g in graders.items() if g is not None}
+    if built:
+        facts = [
+            f"{name} ({g.get('build', '?')}, {g['steps'] if to_int(g.get('steps')) else 'default'} steps, "
+            f"{format_duration(to_float(g.get('wall_s')))})"
+            for name, g in built.items()
+        ]
+        lines += [f"Graders trained in the run: {'; '.join(facts)}.", ""]
+    walls = [to_float(base.get("wall_s"))] + [to_float(g.get("wall_s")) for g in built.values()]
+    walls += [(state.wall_s if (state := read_state(run_dir / s.dirname)) else None) for s in stages]
     known = [w for w in walls if w is not None]
     if known:
-        lines += [f"Wall time of the base model and the stages: {format_duration(sum(known))}.", ""]
+        what = "the base model, the graders" if built else "the base model"
+        lines += [f"Wall time of {what} and the stages: {format_duration(sum(known))}.", ""]
     return lines
 
 
@@ -325,6 +385,7 @@ def render_evaluations(evals: Sequence[Evaluation], plots: Path) -> list[str]:
     else:
         lines += ["Decoding differs: " + "; ".join(f"{ev.label}: {ev.decoding or 'not recorded'}" for ev in evals), ""]
     kinds = list(dict.fromkeys(k for ev in evals for k in ev.kind_accuracy))
+    graded = [name for name in MODEL_COLUMNS if any(ev.components.get(name) is not None for ev in evals)]
     rows = [
         [
             ev.label,
@@ -334,10 +395,12 @@ def render_evaluations(evals: Sequence[Evaluation], plots: Path) -> list[str]:
             format_number(ev.accuracy),
             format_delta(ev.accuracy, prev.accuracy if prev else None),
             *(format_number(ev.kind_accuracy.get(k)) for k in kinds),
+            *(format_number(ev.components.get(name)) for name in graded),
         ]
         for prev, ev in zip([None, *evals], evals, strict=False)
     ]
     header = ["evaluation", "n", "mean reward", "Δ reward", "accuracy", "Δ accuracy", *(f"acc {k}" for k in kinds)]
+    header += [MODEL_COLUMNS[name] for name in graded]
     plot_evaluations(plots / "evaluations.png", evals, kinds)
     return [*lines, *render_table(header, rows), "![evaluations across stages](plots/evaluations.png)", ""]
 
@@ -376,6 +439,9 @@ def render_curves(steps: Sequence[Step], stage: Stage, kind: str, plots: Path) -
         for label, p in series.items()
     )
     lines += render_table(["curve", "first", "last", "change"], rows)
+    if kind != "sft":
+        means = ", ".join(f"{label} {sum(v for _, v in p) / len(p):.3f}" for label, p in series.items())
+        lines += [f"Mean over the logged steps: {means}.", ""]
     return [*lines, f"![{stage.dirname}](plots/{png.name})", ""]
 
 
@@ -389,7 +455,25 @@ def render_filters(filters: Filters | None) -> list[str]:
         for c in filters.counts
     ]
     header = ["filter", "passed", "failed", "unscored", "pass rate (of all three)"]
-    return [*lines, *render_table(header, rows)] if rows else lines
+    lines = [*lines, *render_table(header, rows)] if rows else lines
+    for c in filters.counts:
+        if c.decided_by:
+            who = "; ".join(f"{name} {p + f} ({p} passed)" for name, p, f in c.decided_by)
+            lines += [f"`{c.name}` decided by: {who}.", ""]
+    return lines + render_general(filters)
+
+
+def render_general(filters: Filters) -> list[str]:
+    teacher = filters.teacher
+    if teacher is None:
+        return [f"General samples added: {filters.general}.", ""] if filters.general else []
+    failed = sum(teacher.failures.values())
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(teacher.failures.items()))
+    line = (
+        f"General samples from the teacher `{teacher.model}`: {teacher.samples} of {teacher.asked} prompts; "
+        f"{failed} failed{f' ({kinds})' if kinds else ''}, no sample for them."
+    )
+    return [line, "", *([f"First failure: {teacher.first_failure}", ""] if teacher.first_failure else [])]
 
 
 def render_samples(evals: Sequence[Evaluation]) -> list[str]:

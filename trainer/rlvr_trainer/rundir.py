@@ -3,9 +3,12 @@
 ```
 RUN/run.json                     the recipe, the start time, the stages
 RUN/base/model                   the model stage 0 starts from (built and pre-trained for a tiny recipe)
+RUN/base/judge, base/reward      tiny graders the stack's backends build in the run (stack.backends: build)
+RUN/base/teacher                 the base model served as stage 3's teacher (teacher.backend: build: base)
 RUN/stage{i}-{name}/state.json   {"status": "running"|"done", "kind", "wall_s", ...}
 RUN/stage{i}-{name}/model        the stage's output model: the next stage's input
-RUN/stage{i}-{name}/...          train_log.jsonl, checkpoints/, samples.jsonl, sft_data.jsonl, filters.json
+RUN/stage{i}-{name}/...          train_log.jsonl, checkpoints/, samples.jsonl, general.jsonl, sft_data.jsonl,
+                                 filters.json
 RUN/eval/base.json, stage{i}.json held-out evaluation before stage 0 and after each stage
 RUN/report.md, RUN/plots/        the report
 ```
@@ -58,6 +61,11 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             break
     return out
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -35,6 +35,7 @@ class Scored:
 
     reward: float | None
     components: dict[str, tuple[str, float | None, str]]  # name -> (status, score, reason)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> the verdict's details
 
     def score_of(self, name: str) -> float | None:
         status, score, _ = self.components.get(name, (Status.NOT_APPLICABLE.value, None, ""))
@@ -49,6 +50,7 @@ def _scored(result: ItemResult) -> Scored:
     return Scored(
         None if failed else result.reward,
         {c.name: (c.status.value, c.score, c.reason) for c in result.components},
+        {c.name: c.details for c in result.components},
     )
 
 

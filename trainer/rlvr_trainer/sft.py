@@ -7,10 +7,13 @@
    set) must score at least ``min_score``; an ``error``/``timeout`` drops the sample, a
    ``not_applicable`` passes. Up to ``max_kept_per_prompt`` samples per prompt are kept.
 3. **SFT** (``trl.SFTTrainer``, loss on the completion only) on the kept samples plus
-   ``general_samples`` non-reasoning ones.
+   ``general_samples`` non-reasoning ones: written by the stage's ``teacher`` (``teacher.py``), or,
+   with no teacher, taken as they are from ``data.general_files`` (or the synthetic general rows).
 
 Samples and verdicts go to ``samples.jsonl`` as they are made, so a resumed stage samples only the
-prompts it had not reached; pass rates go to ``filters.json``.
+prompts it had not reached; pass rates go to ``filters.json``, with, for a filter whose verifier says who
+decided (the judge with ``rule_first``: ``math``, ``judge`` or ``rule``), the outcomes of each, and the
+teacher's samples and failures.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import Filter, Recipe, SFTStage
+from .config import Filter, Recipe, SFTStage, resolve_backend
 from .generation import Sampler
 from .rundir import StageDir, Stopwatch, append_jsonl, read_jsonl, write_json, write_jsonl
 from .scoring import Scored, pick_shots, render_prompt, score_samples
-from .tasks import general_rows
+from .tasks import general_set
+from .teacher import teacher_samples
 from .training import common_args, fit_sft, model_init
 
 log = logging.getLogger(__name__)
@@ -103,6 +107,9 @@ def _sample_and_filter(
                     "passed": passed,
                     "failed_filters": failed,
                     "components": {} if result is None else {k: list(v) for k, v in result.components.items()},
+                    "decided_by": {} if result is None else {
+                        k: str(d["decided_by"]) for k, d in result.details.items() if "decided_by" in d
+                    },
                 }
             )
         append_jsonl(samples_file, new)
@@ -111,12 +118,43 @@ def _sample_and_filter(
 
 
 def pass_rates(stage: SFTStage, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"passed": 0, "failed": 0, "unscored": 0})
+    """Each filter's outcomes over the samples it applies to, and (``decided_by``) per decider."""
+    counts: dict[str, dict[str, Any]] = defaultdict(lambda: {"passed": 0, "failed": 0, "unscored": 0})
     for s in samples:
         for spec in stage.filters:
             if (result := outcome(spec, s["components"])) != "skipped":
                 counts[spec.reward.label][result] += 1
+                decider = s.get("decided_by", {}).get(spec.reward.verifier)
+                if decider is not None and result != "unscored":
+                    by = counts[spec.reward.label].setdefault("decided_by", {})
+                    by.setdefault(decider, {"passed": 0, "failed": 0})[result] += 1
     return dict(counts)
+
+
+def general_data(
+    stage: SFTStage, recipe: Recipe, folder: StageDir, teacher: Mapping[str, Any] | None
+) -> tuple[list[dict[str, str]], dict[str, Any] | None]:
+    """The stage's general (question, completion) pairs, and the teacher's summary when one wrote them.
+
+    ``teacher``: the teacher backend's settings (``teacher_settings``), needed when its backend has a build.
+    """
+    n, seed = stage.general_samples, recipe.seed + 7
+    if n == 0:
+        return [], None
+    if stage.teacher is None:
+        return general_set(n, recipe.data.general_files, seed=seed, completions=True), None
+    files = stage.teacher.prompt_files or recipe.data.general_files
+    questions = [g["question"] for g in general_set(n, files, seed=seed, completions=False)]
+    build = stage.teacher.backend.get("build")
+    if teacher is None and build is not None:
+        raise ValueError(f"stage {stage.name}: the teacher's build {build!r} needs its settings (teacher_settings)")
+    settings = dict(teacher) if teacher is not None else resolve_backend(stage.teacher.backend, None)
+    system = stage.teacher.system or (recipe.prompt.system if build == "base" else None)
+    answers, summary = teacher_samples(
+        stage.teacher, settings, questions, folder.file("general.jsonl"), seed=recipe.seed, system=system
+    )
+    pairs = [{"question": a.question, "completion": a.completion} for a in answers if a.completion is not None]
+    return pairs, summary
 
 
 def keep(stage: SFTStage, samples: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -139,6 +177,7 @@ def run_sft(
     *,
     url: str,
     device: str,
+    teacher: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     from transformers import AutoTokenizer
     from trl import SFTConfig
@@ -148,17 +187,20 @@ def run_sft(
     samples = _sample_and_filter(stage, recipe, folder, model_dir, rows, url=url, device=device)
     kept = keep(stage, samples)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    pairs, from_teacher = general_data(stage, recipe, folder, teacher)
     general = [
         {"prompt": render_prompt(recipe.prompt, g["question"], tokenizer), "completion": g["completion"]}
-        for g in general_rows(stage.general_samples, seed=recipe.seed + 7)
+        for g in pairs
     ]
     data = [{"prompt": s["prompt"], "completion": s["completion"]} for s in kept] + general
-    filters = {
+    filters: dict[str, Any] = {
         "candidates": len(samples),
         "kept": len(kept),
         "general": len(general),
         "filters": pass_rates(stage, samples),
     }
+    if from_teacher is not None:
+        filters["teacher"] = from_teacher
     write_json(folder.file("filters.json"), filters)
     write_jsonl(folder.file("sft_data.jsonl"), data)
     if not kept:

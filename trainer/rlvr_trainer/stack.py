@@ -1,5 +1,9 @@
 """The reward stack a run talks to: a URL, or the gateway started in this process when none is given.
 
+The embedded gateway gets the recipe's model backends (``stack.backends``, with the graders the run
+built: see ``graders.py``), which its ``judge`` and ``reward_model`` verifiers name; a stack at a URL
+has its own.
+
 Either way the run gets a base URL once ``/readyz`` answers; every reward then goes over HTTP through
 the client package, the same path a remote stack takes. If the stack does not come up, or stops
 answering mid-run after the client's retries, :class:`StackUnavailable` ends the run with a message:
@@ -10,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from rlvr_client import RetryPolicy, RewardClient
 from rlvr_client.errors import RLVRError
@@ -44,9 +49,15 @@ def wait_until_ready(url: str, spec: StackSpec) -> None:
 
 
 @contextlib.contextmanager
-def reward_stack(spec: StackSpec) -> Iterator[str]:
-    """The base URL of a ready stack for the block: ``spec.url``, or an embedded gateway."""
+def reward_stack(spec: StackSpec, backends: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[str]:
+    """The base URL of a ready stack for the block: ``spec.url``, or an embedded gateway with ``backends``
+    (``stack_backends(...)``: the recipe's, builds resolved; default: ``spec.backends`` as they are)."""
     if spec.url is not None:
+        if backends:
+            raise StackUnavailable(
+                f"backends {sorted(backends)} were given for the stack at {spec.url}, which has its own "
+                "(its RLVR_BACKENDS settings): configure them there"
+            )
         wait_until_ready(spec.url, spec)
         yield spec.url
         return
@@ -59,9 +70,10 @@ def reward_stack(spec: StackSpec) -> Iterator[str]:
             "no stack.url in the recipe and the rlvr-stack package is not installed to start one in-process: "
             "pip install rlvr-trainer[embedded], or give stack.url"
         ) from exc
-    overrides = {"processes": spec.processes} if spec.processes is not None else {}
-    settings = GatewaySettings(port=0, log_level="warning", **overrides)  # type: ignore[arg-type]
+    overrides: dict[str, Any] = {"processes": spec.processes} if spec.processes is not None else {}
+    models = {name: dict(config) for name, config in (spec.backends if backends is None else backends).items()}
+    settings = GatewaySettings(port=0, log_level="warning", backends=models, **overrides)
     with serve_in_thread(create_app(settings)) as url:
-        log.info("reward stack started in-process at %s", url)
+        log.info("reward stack started in-process at %s (model backends: %s)", url, sorted(models) or "none")
         wait_until_ready(url, spec)
         yield url

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -246,3 +246,28 @@ def general_rows(n: int, *, seed: int) -> list[dict[str, str]]:
         topic = rng.choice(sorted(SENTENCES))
         out.append({"question": f"Say something about {topic}.", "completion": rng.choice(SENTENCES[topic])})
     return out
+
+
+def read_general(paths: Iterable[str | Path], *, completions: bool) -> list[dict[str, str]]:
+    """General rows from JSONL files: a ``question`` each and, with ``completions``, a ``completion``."""
+    needed = ("question", "completion") if completions else ("question",)
+    rows = []
+    for path in paths:
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            missing = [c for c in needed if not isinstance(row.get(c), str) or not row[c].strip()]
+            if missing:
+                hint = " (a stage without a teacher takes the completions as they are)" if completions else ""
+                raise ValueError(f"{path}:{number}: general row lacks {missing}{hint}")
+            rows.append({c: row[c] for c in needed})
+    return rows
+
+
+def general_set(n: int, files: Sequence[str | Path], *, seed: int, completions: bool) -> list[dict[str, str]]:
+    """``n`` general rows: drawn from ``files`` (all of them when fewer), else synthetic ones."""
+    if not files:
+        return general_rows(n, seed=seed)
+    rows = read_general(files, completions=completions)
+    return random.Random(seed).sample(rows, min(n, len(rows)))
