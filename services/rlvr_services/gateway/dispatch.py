@@ -91,13 +91,14 @@ class LocalRunners:
 
     def __init__(self, settings: CommonSettings, names: list[str], *, inline_threads: int = 2) -> None:
         self.runners = make_runners(names, settings, inline_threads=inline_threads)
+        self.model_based = any(REGISTRY.get_class(n).execution is Execution.ASYNC for n in names)
 
     def get(self, name: str) -> Runner:
         return self.runners[name]
 
     def checks(self) -> dict[str, str]:
         out = {f"verifier:{n}": ("ok" if r.ready() else "starting") for n, r in self.runners.items()}
-        if any(REGISTRY.get_class(n).execution is Execution.ASYNC for n in self.runners):
+        if self.model_based:
             out.update(backends.current().checks())  # an open circuit breaker makes the service not ready
         return out
 
@@ -109,7 +110,8 @@ class LocalRunners:
         forget_runners(self.runners)
         for runner in self.runners.values():
             runner.close()
-        close_backends()
+        if self.model_based:  # only the service that runs the model verifiers owns the backends
+            close_backends()
 
 
 class EmbeddedDispatcher:
