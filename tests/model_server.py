@@ -6,8 +6,14 @@ the server afterwards (SIGTERM, then SIGKILL after a grace period; the process i
 server is pinned to the folder (``force_model``): a request may leave ``model`` out or must name the folder
 exactly as ``model_name(model_dir)`` spells it, or the server answers 400.
 
-The server's output goes to a log file beside nothing the test reads: on a failed start, its tail is in
-the error.
+Observed with transformers 5.24 (CPU): a non-streaming chat completion returns the OpenAI shape
+(``choices[0].message.content``, ``finish_reason`` "stop" or "length", ``usage`` counting the prompt
+with one BOS and the reply with its EOS); ``temperature: 0`` makes it greedy, and a ``temperature`` above
+0 samples only if the model's generation config samples (``do_sample``); ``seed`` seeds torch per request;
+``logprobs``, ``n`` and other unsupported OpenAI fields are ignored (a warning in the log), an unknown
+field gets 422. Requests run one at a time on one inference thread.
+
+The server's output goes to a temporary log file; on a failed start its tail is in the error.
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ the setup in which ``tokenizer(tokenizer.apply_chat_template(..., tokenize=False
   prompt (``rlvr_services.judging.templates.EQUIVALENCE``) with exactly ``VERDICT: EQUIVALENT`` or
   ``VERDICT: DIFFERENT``. ``judge_pairs`` draws its data; ``split="held_out"`` gives reference
   values that training never sees (see ``held_out``).
+
+Measured (seed 0, 200 held-out pairs, 2 shared and busy cores): the reward model ranks 0.745 of the
+pairs right (300 steps); the judge picks the right verdict by log-probability for 0.91-0.93 of them
+(1600-2000 steps) and greedy decoding always gives one verdict line. Swapped digits (19 vs 91,
+5/3 vs 3/5) are most of its errors; 0.95 is not reached yet at this budget.
 """
 
 from __future__ import annotations
@@ -56,9 +61,8 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 640, max_length: int
     )
     tok.train_from_iterator(texts, trainer=trainer)
     bos_id = tok.token_to_id(BOS)
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B:1", special_tokens=[(BOS, bos_id)]
-    )
+    pair = f"{BOS} $A {BOS} $B:1"
+    tok.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", pair=pair, special_tokens=[(BOS, bos_id)])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token=BOS,
@@ -109,34 +113,23 @@ def held_out(value: Fraction) -> bool:
 
 
 def _integer_question(rng: random.Random, n: int) -> str:
-    a = rng.randint(1, 60)
-    kind = rng.randrange(4)
-    if kind == 0:
-        return f"What is {n - a} + {a}?"
-    if kind == 1:
-        return f"What is {n + a} - {a}?"
-    if kind == 2:
-        return f"Solve for x: x + {a} = {n + a}"
+    a, kind = rng.randint(1, 60), rng.randrange(4)
     factors = [d for d in range(2, 13) if n % d == 0 and n != 0]
-    if factors:
+    if kind == 3 and factors:
         d = rng.choice(factors)
         return f"What is {n // d} * {d}?"
-    return f"Solve for x: x - {a} = {n - a}"
+    shapes = [f"What is {n - a} + {a}?", f"What is {n + a} - {a}?", f"Solve for x: x + {a} = {n + a}"]
+    return [*shapes, f"Solve for x: x - {a} = {n - a}"][kind]
 
 
 def _fraction_question(rng: random.Random, f: Fraction) -> str:
-    k = rng.randint(2, 6)
-    kind = rng.randrange(3)
-    if kind == 0:
-        return f"Simplify {k * f.numerator}/{k * f.denominator}."
-    if kind == 1:
-        return f"Solve for x: {f.denominator}x = {f.numerator}"
-    return f"What is {f.numerator} divided by {f.denominator}?"
+    k, kind, p, q = rng.randint(2, 6), rng.randrange(3), f.numerator, f.denominator
+    return [f"Simplify {k * p}/{k * q}.", f"Solve for x: {q}x = {p}", f"What is {p} divided by {q}?"][kind]
 
 
 def _text(f: Fraction, style: str) -> str:
     if f.denominator == 1:
-        return {"int": str(f.numerator), "dot0": f"{f.numerator}.0"}.get(style, str(f.numerator))
+        return f"{f.numerator}.0" if style == "dot0" else str(f.numerator)
     if style == "decimal":
         return format(float(f), "g")
     if style == "latex":
@@ -175,7 +168,7 @@ def _reference(rng: random.Random, split: Split) -> tuple[Fraction, str, str]:
             q = rng.randint(2, 9)
             value = Fraction(rng.randint(1, 2 * q), q)
         else:
-            value = Fraction(rng.randint(0, rng.choice((99, 999))) * (-1 if rng.random() < 0.15 else 1))
+            value = Fraction(rng.randint(0, 99) * (-1 if rng.random() < 0.15 else 1))
         if value.denominator == 1 and fraction:
             continue
         if not (fraction and decimal) and held_out(value) != (split == "held_out"):
@@ -222,23 +215,16 @@ def verdict(equivalent: bool) -> str:
     return EQUIVALENCE.choices()[0 if equivalent else 1]
 
 
-# Chosen by trying sizes, rates and step counts on 2 CPU cores (see the module's tests for the accuracy bars):
-# more, narrower heads and a short RoPE wavelength make digit-by-digit comparison learnable fast.
-# (8 heads of 16 dimensions on a 64-wide residual stream)
-SHAPE: dict[str, Any] = {
-    "hidden": 64,
-    "layers": 2,
-    "heads": 8,
-    "head_dim": 16,
-    "rope_parameters": {"rope_type": "default", "rope_theta": 100.0},
-    "initializer_range": 0.08,
-}
+# Chosen by trying sizes, rates and step counts on 2 CPU cores: 8 heads of 16 dimensions on a 64-wide stream,
+# a short RoPE wavelength and a larger init learned the digit-by-digit comparison fastest.
+SHAPE: dict[str, Any] = {"hidden": 64, "layers": 2, "heads": 8, "head_dim": 16, "initializer_range": 0.08}
+SHAPE["rope_parameters"] = {"rope_type": "default", "rope_theta": 100.0}
 JUDGE_BATCH = 32
 JUDGE_LR = 1e-3
 JUDGE_FULL_EVERY = 4  # every 4th step sees whole prompts; the others their tail (see below)
 
 
-def build_judge_model(folder: Path, *, seed: int = 0, steps: int = 2000) -> Path:
+def build_judge_model(folder: Path, *, seed: int = 0, steps: int = 1600) -> Path:
     """Train the equivalence judge and save it (model, tokenizer, generation config) under ``folder``.
 
     The loss is on the reply tokens only (verdict line and EOS). The prompt's first ~60 tokens (system
@@ -283,13 +269,8 @@ def build_judge_model(folder: Path, *, seed: int = 0, steps: int = 2000) -> Path
             log.info("judge step %d/%d loss %.4f", step, steps, loss.item())
     model.eval()
     # sampling by default, as chat models ship: a request's temperature 0 (or do_sample=False) makes it greedy
-    model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        do_sample=True,
-        max_new_tokens=8,
-    )
+    ids = {f"{name}_token_id": getattr(tokenizer, f"{name}_token_id") for name in ("bos", "eos", "pad")}
+    model.generation_config = GenerationConfig(**ids, do_sample=True, max_new_tokens=8)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -338,14 +319,10 @@ def reward_pairs(n: int, *, seed: int, split: Split = "held_out") -> list[dict[s
         wrong = int(_near_miss(rng, Fraction(right)))
         shown = right if rng.random() < 0.7 else wrong
 
-        sum_text = f"{a} {op} {b}"
-        out.append(
-            {
-                "prompt": [{"role": "user", "content": f"What is {sum_text}?"}],
-                "chosen": _assistant(f"<think>{sum_text} = {right}</think> The answer is {right}."),
-                "rejected": _assistant(f"<think>{sum_text} = {shown}</think> The answer is {wrong}."),
-            }
-        )
+        sum_text, pairs_of = f"{a} {op} {b}", ((right, right), (shown, wrong))
+        chosen, rejected = (f"<think>{sum_text} = {w}</think> The answer is {f}." for w, f in pairs_of)
+        prompt = [{"role": "user", "content": f"What is {sum_text}?"}]
+        out.append({"prompt": prompt, "chosen": _assistant(chosen), "rejected": _assistant(rejected)})
     return out
 
 
@@ -382,22 +359,11 @@ def build_reward_model(folder: Path, *, seed: int = 0, steps: int = 300) -> Path
     model = LlamaForSequenceClassification(_llama_config(tokenizer, **SHAPE, num_labels=1))
     with tempfile.TemporaryDirectory() as scratch:
         args = RewardConfig(
-            output_dir=scratch,
-            use_cpu=True,
-            seed=seed,
-            max_steps=steps,
-            per_device_train_batch_size=batch,
-            learning_rate=REWARD_LR,
-            lr_scheduler_type="cosine",
-            warmup_steps=max(1, steps // 10),
-            save_strategy="no",
-            report_to="none",
-            logging_strategy="no",
-            disable_tqdm=True,
-            max_length=None,
-            dataloader_num_workers=0,
-            activation_checkpointing=False,
-        )
+            output_dir=scratch, use_cpu=True, seed=seed, max_steps=steps, per_device_train_batch_size=batch,
+            learning_rate=REWARD_LR, lr_scheduler_type="cosine", warmup_steps=max(1, steps // 10),
+            save_strategy="no", report_to="none", logging_strategy="no", disable_tqdm=True, max_length=None,
+            dataloader_num_workers=0, activation_checkpointing=False,
+        )  # fmt: skip
         dataset = Dataset.from_dict(rows)
         RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer).train()
     model.eval()
