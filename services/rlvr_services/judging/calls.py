@@ -146,6 +146,15 @@ async def ask_label(
         ) from None
 
 
+def check_length(what: str, text: str, params: SamplingParams) -> None:
+    """Refuse a graded text over ``max_input_chars`` (an ``error`` naming it, never a truncated judgement)."""
+    if len(text) > params.max_input_chars:
+        raise BackendError(
+            f"the {what} is {len(text):,} characters; max_input_chars is {params.max_input_chars:,}",
+            details={"kind": "too_long"},
+        )
+
+
 def cache_stats() -> dict[str, int]:
     return {"hits": _CACHE.hits, "misses": _CACHE.misses, "entries": len(_CACHE.entries)}
 

@@ -17,10 +17,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from rlvr_client.errors import BackendError
 from rlvr_client.models import Status
 
-from ..judging.calls import CallLog, SamplingParams, ask_label
+from ..judging.calls import CallLog, SamplingParams, ask_label, check_length
 from ..judging.templates import BUILTIN, Template, custom, neutralise
 from ..runtime.aio import verify_batch_sync
 from ..runtime.jobs import Job
@@ -139,11 +138,7 @@ class JudgeVerifier:
             return Verdict.ok(0.0, scoped.missing or "the completion has no answer", decided_by="rule")
         answer = scoped.text.strip()
         for what, text in (("answer", answer), *((f"reference {k}", r) for k, r in enumerate(references))):
-            if len(text) > params.max_input_chars:
-                raise BackendError(
-                    f"the {what} is {len(text):,} characters; max_input_chars is {params.max_input_chars:,}",
-                    details={"kind": "too_long"},
-                )
+            check_length(what, text, params)
         template = params.the_template()
         labels = template.labels
         safe_answer = neutralise(answer, labels)

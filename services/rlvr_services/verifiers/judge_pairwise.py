@@ -14,9 +14,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from rlvr_client.errors import BackendError
-
-from ..judging.calls import CallLog, SamplingParams, ask_label
+from ..judging.calls import CallLog, SamplingParams, ask_label, check_length
 from ..judging.templates import PAIRWISE, Template, custom, neutralise
 from ..runtime.aio import verify_batch_sync
 from ..runtime.registry import register
@@ -82,11 +80,7 @@ class JudgePairwiseVerifier:
             return Verdict.ok(_LOSS, "the completion has no answer", decided_by="rule")
         theirs = _answer(params.baseline, params.answer_scope)
         for what, text in (("answer", mine), ("baseline", theirs)):
-            if len(text) > params.max_input_chars:
-                raise BackendError(
-                    f"the {what} is {len(text):,} characters; max_input_chars is {params.max_input_chars:,}",
-                    details={"kind": "too_long"},
-                )
+            check_length(what, text, params)
         template = params.the_template()
         labels = template.labels
         mine_safe, theirs_safe = neutralise(mine, labels), neutralise(theirs, labels)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rlvr_client.errors import BackendError
 
-from ..judging.calls import CallLog, SamplingParams, ask, ask_label
+from ..judging.calls import CallLog, SamplingParams, ask, ask_label, check_length
 from ..judging.templates import RUBRIC_ALL, RUBRIC_CRITERION, neutralise
 from ..judging.verdicts import Unparseable, parse_json_verdict
 from ..runtime.aio import verify_batch_sync
@@ -89,11 +89,7 @@ class RubricVerifier:
         answer = (scoped.text or "").strip()
         if not answer:
             return Verdict.ok(0.0, "the completion has no answer", decided_by="rule")
-        if len(answer) > params.max_input_chars:
-            raise BackendError(
-                f"the answer is {len(answer):,} characters; max_input_chars is {params.max_input_chars:,}",
-                details={"kind": "too_long"},
-            )
+        check_length("answer", answer, params)
         question = params.question if params.question is not None else task.prompt
         log = CallLog()
         safe = neutralise(answer, [])  # the VERDICT marker; choices are ordinary words here
