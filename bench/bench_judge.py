@@ -4,8 +4,9 @@
 
 1. Service overhead per judged item, against a zero-latency OpenAI-compatible server in its own
    process (bench/zero_backend.py): the same chat requests sent straight to it with httpx at the same
-   concurrency (baseline), then through the `judge` verifier's runner, then through POST /v1/score
-   on a real uvicorn gateway. Overhead = p50 latency through the service − p50 of the direct call.
+   concurrency, over one client and over clients of 4 connections as the service splits them
+   (baseline), then through the `judge` verifier's runner, then through POST /v1/score on a real
+   uvicorn gateway. Overhead = p50 latency through the service − p50 of the direct call.
 2. 512 items in flight in one /v1/score request: every id answered once, the backend asked once per item.
 3. The verdict cache on GRPO-shaped groups (16 samples of a prompt, a few distinct final answers
    written with different reasoning): backend calls per item, with the cache and without it.
@@ -84,24 +85,31 @@ def judge_params(item: dict[str, Any]) -> dict[str, Any]:
     return {"backend": "zero", "reference": item["completion"].rsplit(" ", 1)[-1].rstrip("."), "timeout_s": 60}
 
 
-async def direct_calls(url: str, bodies: list[dict[str, Any]], in_flight: int) -> tuple[float, list[float]]:
-    """Baseline: the same chat requests straight to the backend, ``in_flight`` at a time."""
+async def direct_calls(
+    url: str, bodies: list[dict[str, Any]], in_flight: int, per_client: int
+) -> tuple[float, list[float]]:
+    """Baseline: the same chat requests straight to the backend, ``in_flight`` at a time, over httpx
+    clients of ``per_client`` connections each (the service's own split, or one client for all)."""
     latencies: list[float] = []
     queue = list(reversed(bodies))
-    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    async with httpx.AsyncClient(base_url=url, limits=limits, trust_env=False) as client:
+    limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+    clients = [httpx.AsyncClient(base_url=url, limits=limits, trust_env=False) for _ in range(in_flight // per_client)]
 
-        async def worker() -> None:
-            while queue:
-                body = queue.pop()
-                t = time.perf_counter()
-                r = await client.post("/v1/chat/completions", json=body)
-                r.raise_for_status()
-                latencies.append(time.perf_counter() - t)
+    async def worker(client: httpx.AsyncClient) -> None:
+        while queue:
+            body = queue.pop()
+            t = time.perf_counter()
+            r = await client.post("/v1/chat/completions", json=body)
+            r.raise_for_status()
+            r.json()
+            latencies.append(time.perf_counter() - t)
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(in_flight)))
-    return time.perf_counter() - start, latencies
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(clients[i % len(clients)]) for i in range(in_flight)))
+    wall = time.perf_counter() - start
+    for client in clients:
+        await client.aclose()
+    return wall, latencies
 
 
 def runner_calls(batch: list[dict[str, Any]], in_flight: int) -> tuple[float, list[float], list[Any]]:
@@ -138,6 +146,7 @@ def runner_calls(batch: list[dict[str, Any]], in_flight: int) -> tuple[float, li
 def bench_overhead(n: int, in_flight: int) -> None:
     from rlvr_services.backends import pool as backends
     from rlvr_services.backends.config import load_backends
+    from rlvr_services.backends.http_calls import CONNECTIONS_PER_CLIENT
     from rlvr_services.judging.templates import EQUIVALENCE, neutralise
     from rlvr_services.runtime.registry import load_plugins
 
@@ -165,9 +174,13 @@ def bench_overhead(n: int, in_flight: int) -> None:
                     "seed": 0,
                 }
             )
-        asyncio.run(direct_calls(url, bodies[:200], in_flight))  # warm-up
+        per_client = min(in_flight, CONNECTIONS_PER_CLIENT)
+        asyncio.run(direct_calls(url, bodies[:200], in_flight, per_client))  # warm-up
         cpu = time.process_time()
-        wall_d, lat_d = asyncio.run(direct_calls(url, bodies, in_flight))
+        wall_1, lat_1 = asyncio.run(direct_calls(url, bodies, in_flight, in_flight))
+        cpu_1 = time.process_time() - cpu
+        cpu = time.process_time()
+        wall_d, lat_d = asyncio.run(direct_calls(url, bodies, in_flight, per_client))
         cpu_d = time.process_time() - cpu
         backends.configure(
             load_backends(
@@ -184,12 +197,11 @@ def bench_overhead(n: int, in_flight: int) -> None:
         wall_s, lat_s, verdicts = runner_calls(batch, in_flight)
         cpu_s = time.process_time() - cpu
         ok = sum(v.status.value == "ok" and v.score == 1.0 for v in verdicts)
-        print(
-            f"\n## 1. service overhead per judged item ({n} distinct items, {in_flight} in flight, instant backend)"
-        )
+        print(f"\n## 1. service overhead per judged item ({n} distinct items, {in_flight} in flight, instant backend)")
         print("| path | items/s | p50 ms | p99 ms | CPU ms per item (this process) |\n|---|---|---|---|---|")
         for label, wall, lat, cpu_used in (
-            ("direct to the backend (baseline)", wall_d, lat_d, cpu_d),
+            (f"direct, one httpx client of {in_flight} connections", wall_1, lat_1, cpu_1),
+            (f"direct, httpx clients of {per_client} connections (baseline)", wall_d, lat_d, cpu_d),
             ("judge runner", wall_s, lat_s, cpu_s),
         ):
             print(

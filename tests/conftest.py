@@ -67,14 +67,15 @@ def wait_ready(url: str, timeout_s: float = 60.0) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_judge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny causal LM fine-tuned on the equivalence template's verdict lines (once per session).
+    """The tiny equivalence judge (tiny_graders.build_judge_model, default steps), trained once per session.
 
-    It answers in the judge's format, but at a CPU test's budget it does not learn equivalence itself
-    (see tiny_graders): tests check the service against it, not its accuracy."""
+    ``RLVR_TEST_JUDGE_STEPS`` trains it shorter (a judge that answers in format, not an accurate one) for
+    quick local runs; the accuracy test then fails."""
     from rlvr_trainer.tiny_graders import build_judge_model
 
-    steps = int(os.environ.get("RLVR_TEST_JUDGE_STEPS", "60"))  # the service tests need a judge, not a good one
-    return build_judge_model(tmp_path_factory.mktemp("tiny-judge") / "model", steps=steps)
+    steps = os.environ.get("RLVR_TEST_JUDGE_STEPS")
+    kwargs = {"steps": int(steps)} if steps else {}
+    return build_judge_model(tmp_path_factory.mktemp("tiny-judge") / "model", **kwargs)
 
 
 @pytest.fixture(scope="session")

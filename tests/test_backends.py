@@ -62,7 +62,7 @@ def test_api_key_comes_from_the_environment_only(monkeypatch: pytest.MonkeyPatch
 
     async def build() -> str:
         chat = OpenAIChat("j", config, _no_events)
-        header = chat.http.client.headers["authorization"]
+        header = chat.http.clients[0].headers["authorization"]
         await chat.aclose()
         return header
 

@@ -136,6 +136,19 @@ def test_in_process_judge_in_choice_mode(gateway: str, tiny_judge_dir: Path) -> 
     assert comps[0]["details"]["decided_by"] == "judge"
 
 
+def test_judge_reaches_95_percent_on_held_out_pairs(gateway: str) -> None:
+    """The tiny judge, trained here, in choice mode on 200 pairs whose reference values training never saw;
+    and its free-generation replies parse into a verdict."""
+    pairs = judge_pairs(200, seed=0)
+    items = [judge_item(q, r, a, "local_judge", i, mode="choice") for i, (q, r, a, _) in enumerate(pairs)]
+    comps = score(gateway, items)
+    assert all(c["status"] == "ok" for c in comps), [c for c in comps if c["status"] != "ok"][:3]
+    right = sum(c["score"] == float(equivalent) for c, (*_, equivalent) in zip(comps, pairs, strict=True))
+    assert right / len(pairs) >= 0.95, f"{right} of {len(pairs)} held-out pairs judged right"
+    free = score(gateway, [judge_item(q, r, a, "local_judge", i) for i, (q, r, a, _) in enumerate(pairs[:40])])
+    assert all(c["status"] == "ok" and c["details"]["verdict"] in {"EQUIVALENT", "DIFFERENT"} for c in free), free[:3]
+
+
 def test_served_judge_gives_the_in_process_verdicts(gateway: str) -> None:
     """Free generation, greedy: `transformers serve` and the in-process model agree item by item."""
     pairs = judge_pairs(30, seed=12)

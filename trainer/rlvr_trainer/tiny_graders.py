@@ -14,10 +14,13 @@ the setup in which ``tokenizer(tokenizer.apply_chat_template(..., tokenize=False
   ``VERDICT: DIFFERENT``. ``judge_pairs`` draws its data; ``split="held_out"`` gives reference
   values that training never sees (see ``held_out``).
 
-Measured (seed 0, 200 held-out pairs, 2 shared and busy cores): the reward model ranks 0.745 of the
-pairs right (300 steps); the judge picks the right verdict by log-probability for 0.91-0.93 of them
-(1600-2000 steps) and greedy decoding always gives one verdict line. Swapped digits (19 vs 91,
-5/3 vs 3/5) are most of its errors; 0.95 is not reached yet at this budget.
+Measured (seed 0, 2 cores): the reward model ranks 0.745 of 200 held-out pairs right (300 steps); the
+judge picks the right verdict by log-probability for 0.975 of 400 held-out pairs (3,000 steps, about two
+minutes on an idle machine) and greedy decoding always gives one verdict line. What made the judge
+generalise was the range of its training values, not more steps: trained only on the held-out range's
+complement (integers up to 99), it learnt the training values by heart (loss 0.001) and stayed at
+0.87 on unseen values even at 6,000 steps; with most training references drawn from a wider range
+(up to four digits, fractions up to q = 19) it has to compare digits, and reaches 0.96-0.975 at 3,000.
 """
 
 from __future__ import annotations
@@ -158,17 +161,24 @@ def _near_miss(rng: random.Random, f: Fraction) -> Fraction:
     return rng.choice([o for o in options if o != f] or [f + 1])
 
 
+WIDE_SHARE = 0.8  # the share of training references drawn from the wide range
+
+
 def _reference(rng: random.Random, split: Split) -> tuple[Fraction, str, str]:
     """A reference value of ``split``: its question and its text."""
     fraction, decimal = rng.random() < 0.25, rng.random() < 0.4
     while True:
+        # training sees a wider range than the held-out values (more digit patterns, so the judge learns
+        # to compare digits rather than remember values); the held-out split keeps to the narrow one
+        wide = split == "train" and rng.random() < WIDE_SHARE
         if fraction and decimal:
             value = rng.choice(DECIMAL_FRACTIONS)
         elif fraction:
-            q = rng.randint(2, 9)
-            value = Fraction(rng.randint(1, 2 * q), q)
+            q = rng.randint(2, 19 if wide else 9)
+            value = Fraction(rng.randint(1, (4 if wide else 2) * q), q)
         else:
-            value = Fraction(rng.randint(0, 99) * (-1 if rng.random() < 0.15 else 1))
+            top = 10 ** rng.randint(2, 4) - 1 if wide else 99
+            value = Fraction(rng.randint(0, top) * (-1 if rng.random() < 0.15 else 1))
         if value.denominator == 1 and fraction:
             continue
         if not (fraction and decimal) and held_out(value) != (split == "held_out"):
@@ -181,8 +191,9 @@ def _reference(rng: random.Random, split: Split) -> tuple[Fraction, str, str]:
 def judge_pairs(n: int, *, seed: int, split: Split = "held_out") -> list[JudgePair]:
     """``n`` (question, reference, answer, equivalent) tuples, half of them equivalent.
 
-    Reference values are integers in [-99, 99] (a few negative) and fractions p/q with q ≤ 9; ``split``
-    keeps to the values ``held_out`` assigns it (the decimal table is shared).
+    Held-out reference values are integers in [-99, 99] (a few negative) and fractions p/q with q ≤ 9;
+    training draws most of its references from a wider range (``WIDE_SHARE``). ``split`` keeps to the
+    values ``held_out`` assigns it (the decimal table is shared).
     """
     rng = random.Random(f"judge-{split}-{seed}")
     out: list[JudgePair] = []
@@ -224,7 +235,7 @@ JUDGE_LR = 1e-3
 JUDGE_FULL_EVERY = 4  # every 4th step sees whole prompts; the others their tail (see below)
 
 
-def build_judge_model(folder: Path, *, seed: int = 0, steps: int = 1600) -> Path:
+def build_judge_model(folder: Path, *, seed: int = 0, steps: int = 3000) -> Path:
     """Train the equivalence judge and save it (model, tokenizer, generation config) under ``folder``.
 
     The loss is on the reply tokens only (verdict line and EOS). The prompt's first ~60 tokens (system
