@@ -28,6 +28,11 @@ class SleepParams(BaseModel):
     raise_error: bool = False
     alloc_mb: int = Field(default=0, ge=0, description="Allocate this many MiB first.")
     timeout_s: float | None = Field(default=None, gt=0)
+    record: str | None = Field(
+        default=None,
+        description="Append a line `value tag time` to this file when the sleep is done (tag: the worker's "
+        "RLVR_TEST_WORKER_TAG): tests count who finished which item, and how often.",
+    )
 
 
 @register
@@ -53,6 +58,9 @@ class SleepVerifier:
             while p.spin:
                 pass
             time.sleep(p.ms / 1000)
+            if p.record:
+                with open(p.record, "a", encoding="utf-8") as log:
+                    log.write(f"{p.value} {os.environ.get('RLVR_TEST_WORKER_TAG', '-')} {time.time():.3f}\n")
             out.append(Verdict.ok(p.value, pid=os.getpid(), held=len(hold)))
         return out
 

@@ -71,8 +71,16 @@ def expected_reward(i: int) -> float:
     ("command", "mentions"),
     [
         ([], ["serve", "worker", "score", "verifiers", "demo", "--version"]),
-        (["serve"], ["--host", "--port", "--redis-url", "--processes", "--plugin"]),
-        (["worker"], ["--verifier", "--host", "--port", "--redis-url", "--processes", "--plugin"]),
+        (
+            ["serve"],
+            ["--host", "--port", "--redis-url", "--processes", "--plugin", "--api-keys-file", "--drain-timeout-s",
+             "RLVR_API_KEYS", "RLVR_DRAIN_TIMEOUT_S", "SIGTERM", "no live worker"],
+        ),
+        (
+            ["worker"],
+            ["--verifier", "--host", "--port", "--redis-url", "--processes", "--plugin", "--api-keys-file",
+             "--drain-timeout-s", "comma-separated", "RLVR_VERIFIER", "SIGTERM", "hands the rest back"],
+        ),
         (["score"], ["input", "--output", "--url", "--rewards", "--batch-size", "--processes", "--quiet"]),
         (["verifiers"], ["--url", "--plugin", "--json"]),
         (["demo"], ["usage: rlvr demo"]),
@@ -92,6 +100,13 @@ def test_console_script_and_missing_subcommand() -> None:
     assert version.returncode == 0 and version.stdout.strip() == f"rlvr-stack {rlvr_services.__version__}"
     bare = rlvr()
     assert bare.returncode == 2 and "required" in bare.stderr
+
+
+def test_worker_needs_its_verifiers_named() -> None:
+    result = rlvr("worker")
+    assert result.returncode == 2 and "--verifier math[,ifeval,...] or RLVR_VERIFIER" in result.stderr
+    twice = rlvr("worker", "--verifier", "math,math", "--port", "0")
+    assert twice.returncode == 2 and "named twice" in twice.stderr
 
 
 def test_verifiers_lists_math_and_format() -> None:

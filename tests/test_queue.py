@@ -30,8 +30,9 @@ pytestmark = [pytest.mark.redis]
 RLVR = str(Path(sys.executable).with_name("rlvr"))
 
 
-def start_worker(verifier: str, redis_url: str, prefix: str, **env: str) -> subprocess.Popen[bytes]:
-    """`rlvr worker` in its own session, so a test can kill it with all its processes."""
+def start_worker(verifier: str | None, redis_url: str, prefix: str, **env: str) -> subprocess.Popen[bytes]:
+    """`rlvr worker` in its own session, so a test can kill it with all its processes (``verifier`` None: the
+    verifiers come from RLVR_VERIFIER in ``env``)."""
     environ = {
         **os.environ,
         "RLVR_REDIS_PREFIX": prefix,
@@ -41,7 +42,8 @@ def start_worker(verifier: str, redis_url: str, prefix: str, **env: str) -> subp
         "RLVR_LOG_LEVEL": "warning",
         **env,
     }
-    cmd = [RLVR, "worker", "--verifier", verifier, "--redis-url", redis_url, "--port", "0", "--plugin", PLUGINS[0]]
+    named = ["--verifier", verifier] if verifier else []
+    cmd = [RLVR, "worker", *named, "--redis-url", redis_url, "--port", "0", "--plugin", PLUGINS[0]]
     return subprocess.Popen(cmd, env=environ, start_new_session=True, stderr=subprocess.DEVNULL)
 
 
@@ -72,6 +74,16 @@ def queue_gateway(redis_url: str, prefix: str, **overrides: Any) -> Iterator[str
         port=0, processes=1, plugins=PLUGINS, redis_url=redis_url, redis_prefix=prefix, **overrides
     )
     with serve_in_thread(create_app(settings)) as url:
+        wait_ready(url)
+        yield url
+
+
+@contextmanager
+def thread_worker(verifier: str, redis_url: str, prefix: str, **overrides: Any) -> Iterator[str]:
+    """A real worker (its consumers, heartbeats and verifier processes) served from a thread of this process."""
+    values: dict[str, Any] = {"port": 0, "processes": 1, "heartbeat_s": 0.25, "claim_idle_s": 1.5, **overrides}
+    settings = WorkerSettings(verifier=verifier, plugins=PLUGINS, redis_url=redis_url, redis_prefix=prefix, **values)
+    with serve_in_thread(create_worker_app(settings)) as url:
         wait_ready(url)
         yield url
 
@@ -160,15 +172,18 @@ def test_task_that_keeps_killing_workers_goes_to_dead_letter(redis_url: str, red
     items = [{"id": "poison", "completion": "", "rewards": [{"name": "sleep", "params": {"kill_worker": True}}]}]
     items += sleep_items(3, 1)
     env = {"RLVR_MAX_ATTEMPTS": "2"}
+    worker = start_worker("sleep", redis_url, redis_prefix, **env)  # a request needs a live worker to be queued
+    wait_workers(redis_url, redis_prefix, "sleep", 1)
     with queue_gateway(redis_url, redis_prefix) as url, httpx.Client(base_url=url, timeout=120) as http:
         import threading
 
         box: dict[str, httpx.Response] = {}
         thread = threading.Thread(target=lambda: box.update(r=http.post("/v1/score", json={"items": items})))
         thread.start()
-        started = 0
-        while thread.is_alive() and started < 6:  # a supervisor restarting dead workers
-            worker = start_worker("sleep", redis_url, redis_prefix, **env)
+        started = 1
+        while thread.is_alive() and started < 7:  # a supervisor restarting dead workers
+            if started > 1:
+                worker = start_worker("sleep", redis_url, redis_prefix, **env)
             started += 1
             while worker.poll() is None and thread.is_alive():
                 time.sleep(0.1)
@@ -188,7 +203,10 @@ def test_task_that_keeps_killing_workers_goes_to_dead_letter(redis_url: str, red
 
 
 def test_full_backlog_is_a_503_with_retry_after(redis_url: str, redis_prefix: str) -> None:
-    with queue_gateway(redis_url, redis_prefix, max_backlog=5, retry_after_s=3) as url:
+    with (
+        thread_worker("sleep", redis_url, redis_prefix),
+        queue_gateway(redis_url, redis_prefix, max_backlog=5, retry_after_s=3) as url,
+    ):
         with httpx.Client(base_url=url) as http:
             r = http.post("/v1/score", json={"items": sleep_items(10, 0)})
         assert r.status_code == 503
@@ -199,8 +217,13 @@ def test_full_backlog_is_a_503_with_retry_after(redis_url: str, redis_prefix: st
 
 
 def test_queue_items_unanswered_by_the_deadline_are_timeouts(redis_url: str, redis_prefix: str) -> None:
-    with queue_gateway(redis_url, redis_prefix, request_timeout_s=1.0) as url, httpx.Client(base_url=url) as http:
-        r = http.post("/v1/score", json={"items": sleep_items(2, 0)})
+    """A live worker that is too slow: the request timeout answers for it (and the entries are dropped)."""
+    with (
+        thread_worker("sleep", redis_url, redis_prefix),
+        queue_gateway(redis_url, redis_prefix, request_timeout_s=1.0) as url,
+        httpx.Client(base_url=url) as http,
+    ):
+        r = http.post("/v1/score", json={"items": sleep_items(2, 1500)})
     comps = [x["components"][0] for x in r.json()["results"]]
     assert [c["status"] for c in comps] == ["timeout", "timeout"]
     assert "no sleep worker answered" in comps[0]["reason"]

@@ -2,13 +2,16 @@
 
 from .client import AsyncRewardClient, RetryPolicy, RewardClient
 from .errors import (
+    Forbidden,
     InternalError,
     InvalidRequest,
+    NoLiveWorker,
     NotReady,
     Overloaded,
     PayloadTooLarge,
     RLVRError,
     TransportError,
+    Unauthorized,
     Unavailable,
     UnknownVerifier,
 )
@@ -29,9 +32,11 @@ from .trl import RewardFunction, TRLReward, reward_function, reward_functions, r
 __all__ = [
     "AsyncRewardClient",
     "Component",
+    "Forbidden",
     "InternalError",
     "InvalidRequest",
     "ItemResult",
+    "NoLiveWorker",
     "NotReady",
     "Overloaded",
     "PayloadTooLarge",
@@ -49,6 +54,7 @@ __all__ = [
     "Status",
     "TRLReward",
     "TransportError",
+    "Unauthorized",
     "Unavailable",
     "UnknownVerifier",
     "reward_function",

@@ -2,7 +2,8 @@
 
 Both batch large requests (``max_batch_items`` per HTTP call), retry with exponential backoff on
 503 and on connection errors (honouring Retry-After), and raise the server's error as the same
-exception class from :mod:`rlvr_client.errors`.
+exception class from :mod:`rlvr_client.errors`. With an API key (``api_key``, or ``RLVR_API_KEY`` in the
+environment) they send ``Authorization: Bearer <key>``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import os
 import random
 import ssl
 import time
@@ -33,6 +35,13 @@ from .models import (
 )
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+API_KEY_ENV = "RLVR_API_KEY"
+
+
+def _auth_headers(api_key: str | None) -> dict[str, str]:
+    """The Authorization header for ``api_key``, else for ``RLVR_API_KEY``; none when neither is set."""
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    return {"Authorization": f"Bearer {key.strip()}"} if key and key.strip() else {}
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,9 @@ def _backoff(policy: RetryPolicy, attempt: int, exc: Exception, url: str) -> flo
 
 
 class RewardClient:
-    """Blocking client. ``with RewardClient(url) as c: c.score(items, rewards)``."""
+    """Blocking client. ``with RewardClient(url) as c: c.score(items, rewards)``.
+
+    ``api_key``: sent as a bearer token; when not given, ``RLVR_API_KEY`` from the environment (if set)."""
 
     def __init__(
         self,
@@ -114,11 +125,14 @@ class RewardClient:
         max_batch_items: int = 512,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        api_key: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.max_batch_items = max_batch_items
         self.retry = retry or RetryPolicy()
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.url, timeout=timeout_s, transport=transport, headers=_auth_headers(api_key)
+        )
 
     def __enter__(self) -> RewardClient:
         return self
@@ -181,6 +195,7 @@ class AsyncRewardClient:
 
     Each call opens its own connection pool and closes it before returning, so one client object can
     be used from any event loop (TRL runs async rewards on a loop of its own) and leaks nothing.
+    ``api_key`` as for :class:`RewardClient`.
     """
 
     def __init__(
@@ -192,10 +207,12 @@ class AsyncRewardClient:
         max_concurrency: int = 4,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        api_key: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.max_batch_items = max_batch_items
         self.retry = retry or RetryPolicy()
+        self._headers = _auth_headers(api_key)
         self._timeout_s = timeout_s
         self._transport = transport
         self._max_concurrency = max_concurrency
@@ -209,7 +226,11 @@ class AsyncRewardClient:
     def _client(self) -> httpx.AsyncClient:
         # building an SSL context costs tens of milliseconds: make it once, not once per call
         return httpx.AsyncClient(
-            base_url=self.url, timeout=self._timeout_s, transport=self._transport, verify=_ssl_context()
+            base_url=self.url,
+            timeout=self._timeout_s,
+            transport=self._transport,
+            verify=_ssl_context(),
+            headers=self._headers,
         )
 
     async def aclose(self) -> None:

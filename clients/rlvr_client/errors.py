@@ -68,9 +68,31 @@ class Overloaded(Unavailable):
 
 
 class NotReady(Unavailable):
-    """The service has not finished starting, or its verifiers/queue do not answer."""
+    """The service has not finished starting, is shutting down, or its verifiers/queue do not answer."""
 
     code = "not_ready"
+
+
+class NoLiveWorker(Unavailable):
+    """Queue mode: no live worker serves the verifier(s) the request needs; details name them and how to start one.
+
+    The server answers it at once instead of queueing work nobody would take."""
+
+    code = "no_live_worker"
+
+
+class Unauthorized(RLVRError):
+    """The request carries no API key, or one the server does not know (401, with WWW-Authenticate)."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(RLVRError):
+    """The API key is valid but lacks the scope the endpoint needs (403); details name the scope."""
+
+    code = "forbidden"
+    http_status = 403
 
 
 class BackendError(RLVRError):
@@ -126,6 +148,10 @@ def error_from_body(http_status: int, body: Any) -> RLVRError:
     fallback: type[RLVRError] = InternalError
     if http_status in (413,):
         fallback = PayloadTooLarge
+    elif http_status == 401:
+        fallback = Unauthorized
+    elif http_status == 403:
+        fallback = Forbidden
     elif http_status in (400, 404, 405, 422):
         fallback = InvalidRequest
     elif http_status in (502, 503, 504):

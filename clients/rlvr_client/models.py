@@ -95,6 +95,12 @@ class VerifyItem(_Strict):
 
 class VerifyRequest(_Strict):
     items: list[VerifyItem]
+    verifier: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Which of the worker's verifiers runs the items; may be left out when the worker serves one.",
+    )
 
 
 class Verdict(BaseModel):
@@ -112,11 +118,24 @@ class VerifyResponse(BaseModel):
     verdicts: list[Verdict]
 
 
+class QueueState(BaseModel):
+    """Queue mode: one verifier's workers and backlog, as Redis holds them."""
+
+    live_workers: int = Field(description="Workers whose heartbeat is recent (within RLVR_LIVE_WORKER_S).")
+    backlog: int = Field(description="Entries in the verifier's task stream (XLEN): waiting or being run.")
+    pending: int = Field(description="Of those, entries delivered to a worker and not yet acknowledged.")
+    dead_letters: int = Field(default=0, description="Entries in the verifier's dead-letter stream.")
+
+
 class VerifierInfo(BaseModel):
     name: str
     description: str
     params_schema: dict[str, Any]
     default_timeout_s: float
+    queue: QueueState | None = Field(
+        default=None,
+        description="Queue mode: its live workers and backlog; null when it runs in the answering process itself.",
+    )
 
 
 class VerifiersResponse(BaseModel):
@@ -185,3 +204,8 @@ class Health(BaseModel):
     status: str
     mode: str = ""
     checks: dict[str, str] = Field(default_factory=dict)
+    verifiers: dict[str, QueueState] = Field(
+        default_factory=dict,
+        description="Queue mode: each queued verifier's live workers and backlog (a verifier without a live worker "
+        "does not make the service unready: its requests are refused at once).",
+    )

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,18 @@ def _common(p: argparse.ArgumentParser, default_port: int) -> None:
         help="JSON/YAML file of the judge and reward-model backends, name -> settings (env RLVR_BACKENDS_FILE; "
         "RLVR_BACKENDS takes the same as JSON)",
     )
+    p.add_argument(
+        "--api-keys-file",
+        default=None,
+        help='JSON/YAML file of API keys, {"keys": [{"name", "key", "scopes": [score, run, admin]}]} (env '
+        "RLVR_API_KEYS_FILE; RLVR_API_KEYS takes the same as JSON). Without keys every endpoint is open",
+    )
+    p.add_argument(
+        "--drain-timeout-s",
+        type=float,
+        default=None,
+        help="on SIGTERM, seconds to finish the work in hand before exiting (default 25, env RLVR_DRAIN_TIMEOUT_S)",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -38,6 +51,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         "processes": "processes",
         "plugin": "plugins",
         "backends_file": "backends_file",
+        "api_keys_file": "api_keys_file",
+        "drain_timeout_s": "drain_timeout_s",
+        "verifier": "verifier",
     }
     return {dest: getattr(args, src) for src, dest in names.items() if getattr(args, src, None) is not None}
 
@@ -65,7 +81,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from .settings import WorkerSettings
     from .worker import create_worker_app
 
-    settings = WorkerSettings(verifier=args.verifier, **_overrides(args))  # type: ignore[arg-type]
+    if args.verifier is None and not os.environ.get("RLVR_VERIFIER"):
+        raise ValueError("worker: name its verifiers with --verifier math[,ifeval,...] or RLVR_VERIFIER")
+    settings = WorkerSettings(**_overrides(args))  # type: ignore[arg-type]
     serve(create_worker_app(settings), settings.host, settings.port, settings.log_level)
     return 0
 
@@ -127,15 +145,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rlvr-stack {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("serve", help="run the gateway (embedded verifiers, or queue mode with --redis-url)")
+    p = sub.add_parser(
+        "serve",
+        help="run the gateway (embedded verifiers, or queue mode with --redis-url)",
+        description="Run the gateway. In queue mode a request for a verifier with no live worker is answered at once "
+        "(503 no_live_worker, or `error` on that verifier's components when others can score). SIGTERM drains it: "
+        "/readyz turns 503, new requests get 503, requests in flight finish within the drain timeout.",
+    )
     _common(p, 8000)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("worker", help="serve one verifier over HTTP and consume its Redis stream")
+    p = sub.add_parser(
+        "worker",
+        help="serve one or more verifiers over HTTP and consume their Redis streams",
+        description="Serve verifiers over HTTP (POST /v1/verify) and, with --redis-url, consume each one's Redis "
+        "stream (one consumer per verifier, one heartbeat per verifier). SIGTERM drains it: it stops claiming, "
+        "finishes what it holds within the drain timeout and hands the rest back to the stream.",
+    )
     p.add_argument(
         "--verifier",
-        required=True,
-        help="verifier name, e.g. math, code (a code worker also serves POST /v1/run) or judge (give it its backends)",
+        default=None,
+        help="verifier name(s), comma-separated: math, or math,ifeval,language (env RLVR_VERIFIER). A code worker "
+        "also serves POST /v1/run; a judge worker needs its backends",
     )
     _common(p, 8001)
     p.set_defaults(func=cmd_worker)

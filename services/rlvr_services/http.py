@@ -12,8 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rlvr_client.errors import InternalError, InvalidRequest, PayloadTooLarge, RLVRError, Unavailable
-from rlvr_client.models import ErrorResponse, Health
+from rlvr_client.errors import InternalError, InvalidRequest, PayloadTooLarge, RLVRError, Unauthorized, Unavailable
+from rlvr_client.models import ErrorResponse, Health, QueueState
 
 from .metrics import Metrics
 
@@ -22,7 +22,11 @@ log = logging.getLogger(__name__)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "A field or the body is over a configured limit."},
     422: {"model": ErrorResponse, "description": "Invalid request; the message names the field."},
-    503: {"model": ErrorResponse, "description": "Overloaded or not ready; retry after Retry-After seconds."},
+    503: {
+        "model": ErrorResponse,
+        "description": "Overloaded, not ready, shutting down, or (queue mode) no live worker for the verifiers the "
+        "request needs; retry after Retry-After seconds.",
+    },
 }
 
 
@@ -38,6 +42,9 @@ def error_response(exc: RLVRError) -> JSONResponse:
     headers = {}
     if isinstance(exc, Unavailable) and exc.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    if isinstance(exc, Unauthorized):
+        invalid = ', error="invalid_token"' if exc.details.get("reason") == "invalid" else ""
+        headers["WWW-Authenticate"] = f'Bearer realm="rlvr-stack"{invalid}'
     return JSONResponse(exc.to_body(), status_code=exc.http_status, headers=headers)
 
 
@@ -127,6 +134,7 @@ def install_health(
     checks: Callable[[], Awaitable[dict[str, str]]],
     mode: Callable[[], str],
     refresh_metrics: Callable[[], Awaitable[None]],
+    states: Callable[[], Awaitable[dict[str, QueueState]]] | None = None,
 ) -> None:
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness: the process answers.")
     async def healthz() -> Health:
@@ -136,13 +144,15 @@ def install_health(
         "/readyz",
         response_model=Health,
         tags=["ops"],
-        summary="Readiness: 200 when the verifiers (and Redis in queue mode) answer, else 503.",
+        summary="Readiness: 200 when the verifiers (and Redis in queue mode) answer, else 503 (also while shutting "
+        "down). In queue mode it lists each verifier's live workers and backlog.",
         responses={503: {"model": Health}},
     )
     async def readyz() -> Response:
         results = await checks()
         ok = bool(results) and all(v == "ok" or v.startswith("ok") for v in results.values())
-        body = Health(status="ok" if ok else "not_ready", mode=mode(), checks=results)
+        queues = await states() if states is not None else {}
+        body = Health(status="ok" if ok else "not_ready", mode=mode(), checks=results, verifiers=queues)
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics.", response_class=Response)

@@ -30,6 +30,12 @@ class Metrics:
         self.dead_letters = Gauge(
             "rlvr_dead_letters", "Entries in the dead-letter stream per verifier", ["verifier"], registry=self.registry
         )
+        self.live_workers = Gauge(
+            "rlvr_live_workers",
+            "Queue mode: workers of a verifier whose heartbeat is recent (RLVR_LIVE_WORKER_S)",
+            ["verifier"],
+            registry=self.registry,
+        )
         self.restarts = Gauge(
             "rlvr_worker_process_restarts",
             "Verifier processes killed and replaced",
@@ -49,6 +55,13 @@ class Metrics:
             "Items of the model-based verifiers left without a score, by verifier and kind of failure "
             "(timeout, http_5xx, truncated, unparseable, empty, circuit_open, ...)",
             ["verifier", "kind"],
+            registry=self.registry,
+        )
+
+        self.auth_denied = Counter(
+            "rlvr_auth_denied",
+            "Requests refused for their API key, by status (401, 403) and key name (never the key itself)",
+            ["code", "key"],
             registry=self.registry,
         )
 

@@ -6,11 +6,12 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rlvr_sandbox.pool import SandboxConfig
 
+from . import constants
 from .backends.config import BackendConfig, load_backends
 
 
@@ -45,6 +46,25 @@ class CommonSettings(BaseSettings):
     backends_file: str | None = Field(
         default=None, description="A JSON or YAML file of backends (same shape); RLVR_BACKENDS entries win."
     )
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description='API keys as JSON: {"keys": [{"name", "key", "scopes": ["score", "run", "admin"]}]}. '
+        "With none (and no RLVR_API_KEYS_FILE) every endpoint is open.",
+    )
+    api_keys_file: str | None = Field(
+        default=None, description="A mounted JSON or YAML file of API keys (same shape); combined with RLVR_API_KEYS."
+    )
+    drain_timeout_s: float = Field(
+        default=25.0,
+        ge=0,
+        description="On SIGTERM: how long to finish (or hand back) the work in hand before exiting; keep it under "
+        "the orchestrator's grace period (Kubernetes: 30 s).",
+    )
+    live_worker_s: float = Field(
+        default=constants.LIVE_WORKER_S,
+        gt=0,
+        description="Queue mode: a worker whose last heartbeat is older than this is not counted as live.",
+    )
 
     def backend_configs(self) -> dict[str, BackendConfig]:
         """The backends, validated (a bad entry fails the service's start, naming it)."""
@@ -71,13 +91,23 @@ class GatewaySettings(CommonSettings):
     queue_inline: bool = Field(
         default=False, description="Queue mode: send inline verifiers (format) to workers too, not only CPU-bound ones."
     )
+    timeout_grace_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Queue mode: while its verifier has no live worker, an item is `timeout` this long after its "
+        "own deadline (counted from when it was queued).",
+    )
 
 
 class WorkerSettings(CommonSettings):
     """A verifier worker: `rlvr worker --verifier NAME`."""
 
     port: int = Field(default=8001, ge=0, le=65535)
-    verifier: str = Field(default="math", description="The verifier this worker serves.")
+    verifier: str = Field(
+        default="math",
+        description="The verifier(s) this worker serves, comma-separated (math,ifeval,language): one stream consumer "
+        "and one runner each, in one process.",
+    )
     prefetch: int = Field(default=0, ge=0, description="Tasks held at once (0: 8 per process).")
     claim_idle_s: float = Field(
         default=15.0, gt=0, description="A task unacknowledged this long by a silent worker is reclaimed."
@@ -88,6 +118,30 @@ class WorkerSettings(CommonSettings):
         ge=1,
         description="A reclaimed task is run alone; after killing its worker this many times it is dead-lettered.",
     )
+
+    @field_validator("verifier")
+    @classmethod
+    def _verifier_list(cls, value: str) -> str:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        if not names:
+            raise ValueError("name at least one verifier (comma-separated: math,ifeval,language)")
+        if len(set(names)) != len(names):
+            raise ValueError(f"a verifier is named twice in {value!r}")
+        return ",".join(names)
+
+    @model_validator(mode="after")
+    def _heartbeat_fits_liveness(self) -> WorkerSettings:
+        if self.heartbeat_s * 3 > self.live_worker_s:
+            raise ValueError(
+                f"heartbeat_s ({self.heartbeat_s:g}) must be at most a third of live_worker_s ({self.live_worker_s:g}):"
+                " a worker would look dead between two heartbeats"
+            )
+        return self
+
+    @property
+    def verifiers(self) -> list[str]:
+        """The verifiers this worker serves, in the order given."""
+        return self.verifier.split(",")
 
 
 class SandboxSettings(BaseSettings):

@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from rlvr_client.models import ScoreRequest, ScoreResponse, VerifierInfo, VerifiersResponse
+from rlvr_client.models import QueueState, ScoreRequest, ScoreResponse, VerifierInfo, VerifiersResponse
 
 from .. import __version__
+from ..auth import KeyRing, install_auth, load_api_keys
 from ..backends import pool as backends
+from ..drain import Drain, DrainGate
 from ..http import ERROR_RESPONSES, BodyLimit, install_error_handlers, install_health, install_request_metrics
 from ..metrics import Metrics
 from ..runs import install_run
@@ -36,7 +38,9 @@ def make_dispatcher(registry: Registry, settings: GatewaySettings, metrics: Metr
     return EmbeddedDispatcher(registry, settings, metrics)
 
 
-def verifier_infos(registry: Registry) -> VerifiersResponse:
+def verifier_infos(registry: Registry, states: dict[str, QueueState] | None = None) -> VerifiersResponse:
+    """The registry's verifiers; in queue mode with each queued one's live workers and backlog."""
+    states = states or {}
     return VerifiersResponse(
         verifiers=[
             VerifierInfo(
@@ -44,6 +48,7 @@ def verifier_infos(registry: Registry) -> VerifiersResponse:
                 description=cls.description,
                 params_schema=cls.params_model.model_json_schema(),
                 default_timeout_s=cls.default_timeout_s,
+                queue=states.get(cls.name),
             )
             for cls in registry.classes()
         ]
@@ -53,11 +58,21 @@ def verifier_infos(registry: Registry) -> VerifiersResponse:
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     registry = load_plugins(settings.plugins)
+    ring = KeyRing(load_api_keys(settings.api_keys, settings.api_keys_file))
     metrics = Metrics()
     if not settings.redis_url:  # in queue mode the model-based verifiers run on their workers
         backends.configure(settings.backend_configs(), metrics.backend_event, metrics.model_failure)
     dispatcher = make_dispatcher(registry, settings, metrics)
     scorer = Scorer(registry, dispatcher, settings, metrics)
+    drain = Drain(settings.drain_timeout_s)
+
+    async def answer_the_rest() -> None:
+        await dispatcher.abort(
+            f"the gateway shut down: its drain timeout (RLVR_DRAIN_TIMEOUT_S={settings.drain_timeout_s:g}) passed "
+            "before a worker answered"
+        )
+
+    drain.add_timeout_hook(answer_the_rest)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -71,9 +86,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.scorer = scorer
     app.state.dispatcher = dispatcher
+    app.state.drain = drain
+
+    async def checks() -> dict[str, str]:
+        out = await dispatcher.checks()
+        if drain.draining:
+            out["shutdown"] = "draining: taking no new requests"
+        return out
+
     install_error_handlers(app)
     install_request_metrics(app, metrics)
-    install_health(app, metrics, dispatcher.checks, lambda: dispatcher.mode, dispatcher.update_metrics)
+    install_health(
+        app, metrics, checks, lambda: dispatcher.mode, dispatcher.update_metrics, dispatcher.queue_states
+    )
 
     @app.post(
         "/v1/score",
@@ -85,12 +110,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def score(request: ScoreRequest) -> ScoreResponse:
         return await scorer.score(request)
 
-    @app.get("/v1/verifiers", response_model=VerifiersResponse, tags=["rewards"], summary="Known verifiers.")
+    @app.get(
+        "/v1/verifiers",
+        response_model=VerifiersResponse,
+        tags=["rewards"],
+        summary="Known verifiers; in queue mode with their live workers and backlog.",
+    )
     async def verifiers() -> VerifiersResponse:
-        return verifier_infos(registry)
+        return verifier_infos(registry, await dispatcher.queue_states())
 
     if not settings.redis_url:  # in queue mode programs run on the `code` workers, which serve /v1/run
         install_run(app)
 
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(DrainGate, drain=drain)
+    install_auth(app, ring, metrics, settings.host)  # outermost: no body is read for a refused request
     return app

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Protocol
 
+from rlvr_client.models import QueueState
+
 from ..backends import pool as backends
 from ..metrics import Metrics
 from ..runtime.aio import close_backends
@@ -29,6 +31,10 @@ class Dispatcher(Protocol):
 
     async def start(self) -> None: ...
 
+    async def unserved(self, names: list[str]) -> dict[str, str]:
+        """Of these verifiers, those nobody would run now, each with the reason its items get as `error`;
+        raise `NoLiveWorker` when that is all of them."""
+
     async def admit(self, counts: Mapping[str, int]) -> None:
         """Raise `Overloaded` if these many new jobs per verifier cannot be taken now."""
 
@@ -36,6 +42,12 @@ class Dispatcher(Protocol):
 
     async def checks(self) -> dict[str, str]:
         """Readiness checks: name → "ok" or what is wrong."""
+
+    async def queue_states(self) -> dict[str, QueueState]:
+        """Queue mode: live workers and backlog per queued verifier ({} otherwise)."""
+
+    async def abort(self, reason: str) -> None:
+        """Answer what still waits on another process with `error` (shutdown); no-op where nothing waits so."""
 
     async def update_metrics(self) -> None: ...
 
@@ -128,6 +140,9 @@ class EmbeddedDispatcher:
             LocalRunners, self.settings, self.registry.names(), inline_threads=self.settings.inline_threads
         )
 
+    async def unserved(self, names: list[str]) -> dict[str, str]:
+        return {}
+
     async def admit(self, counts: Mapping[str, int]) -> None:
         return None
 
@@ -137,6 +152,12 @@ class EmbeddedDispatcher:
 
     async def checks(self) -> dict[str, str]:
         return self.local.checks() if self.local else {"verifiers": "starting"}
+
+    async def queue_states(self) -> dict[str, QueueState]:
+        return {}
+
+    async def abort(self, reason: str) -> None:
+        return None
 
     async def update_metrics(self) -> None:
         if self.local:

@@ -1,5 +1,8 @@
 """The scoring core: validate a `ScoreRequest`, split it into verifier jobs, reassemble the results.
 
+In queue mode a verifier with no live worker is not waited for: when the request needs only such
+verifiers it gets 503 `no_live_worker`, otherwise their components are `error` and the rest are scored.
+
 Used by the HTTP gateway and by `rlvr score` in embedded mode, so both score identically.
 """
 
@@ -77,9 +80,16 @@ class Scorer:
 
     async def score(self, request: ScoreRequest) -> ScoreResponse:
         plan = self.plan(request)
-        await self.dispatcher.admit({name: len(js) for name, js in plan.jobs.items()})
         names = list(plan.jobs)
-        verdict_lists = await asyncio.gather(*(self.dispatcher.dispatch(n, plan.jobs[n]) for n in names))
+        # queue mode: a verifier with no live worker is answered now (503 when it is all the request needs)
+        unserved = await self.dispatcher.unserved(names)
+        await self.dispatcher.admit({name: len(js) for name, js in plan.jobs.items() if name not in unserved})
+        verdict_lists = await asyncio.gather(
+            *(
+                _refuse(unserved[n], len(plan.jobs[n])) if n in unserved else self.dispatcher.dispatch(n, plan.jobs[n])
+                for n in names
+            )
+        )
         components: list[list[Component | None]] = [[None] * n for n in plan.sizes]
         rewards: list[float | None] = [None] * len(request.items)
         for name, verdicts in zip(names, verdict_lists, strict=True):
@@ -97,6 +107,10 @@ class Scorer:
                 for item, reward, comps in zip(request.items, rewards, components, strict=True)
             ]
         )
+
+
+async def _refuse(reason: str, n: int) -> list[Verdict]:
+    return [Verdict.error(reason)] * n
 
 
 def _component(name: str, verdict: Verdict) -> Component:

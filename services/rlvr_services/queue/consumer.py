@@ -11,6 +11,14 @@ one entry per job; a single-job suspect runs alone, with nothing else in flight,
 is counted in Redis, so a death is blamed on the job that caused it and not on the innocent jobs
 fetched with it. A job whose attempts pass ``max_attempts`` (it keeps killing workers) goes to
 the dead-letter stream and its item gets an ``error`` verdict.
+
+A worker serving several verifiers runs one consumer per verifier; each heartbeats into its own
+verifier's set of live workers. Draining (SIGTERM, `drain`): the consumer leaves that set, stops
+claiming (no XREADGROUP, no XAUTOCLAIM) and finishes the entries it holds, still refreshing their
+claims. What is unfinished when it closes is handed back (`_hand_back`): finished verdicts are
+delivered, and the unfinished jobs of an entry go back on the stream as a new entry in the same MULTI
+that acknowledges the old one, for the next worker's XREADGROUP; reclaimed suspects it did not run stay
+pending for another worker to reclaim, their attempt counts intact.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from .producer import ensure_group
 log = logging.getLogger(__name__)
 
 _LINGER_S = 0.002
+_HAND_BACK_WAIT_S = 5.0  # how long a closing consumer waits for a delivery in progress
 ASYNC_PREFETCH = 512  # jobs a worker of a model-based verifier holds at once (they wait on the backend)
 
 
@@ -59,18 +68,30 @@ class _Held:
     remaining: int = 0
 
 
+def consumer_name() -> str:
+    """A name for this process's consumers: host, pid and a random part (pids repeat across containers)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 class StreamConsumer:
-    def __init__(self, runner: Runner, settings: WorkerSettings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        settings: WorkerSettings,
+        metrics: Metrics,
+        verifier: str | None = None,
+        name: str | None = None,
+    ) -> None:
         assert settings.redis_url, "a stream consumer needs a Redis URL"
         self.runner = runner
         self.settings = settings
         self.metrics = metrics
-        self.verifier = settings.verifier
+        self.verifier = verifier or runner.name
         self.stream = keys.task_stream(settings.redis_prefix, self.verifier)
         self.dead = keys.dead_stream(settings.redis_prefix, self.verifier)
         self.workers = keys.workers_key(settings.redis_prefix, self.verifier)
         self.attempts = keys.attempts_key(settings.redis_prefix, self.verifier)
-        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.consumer = name or consumer_name()
         # jobs waiting for a verdict at most: a model-based verifier waits on I/O, so it holds hundreds
         io_bound = REGISTRY.get_class(self.verifier).execution is Execution.ASYNC
         self.prefetch = settings.prefetch or (ASYNC_PREFETCH if io_bound else 8 * settings.processes)
@@ -89,25 +110,33 @@ class StreamConsumer:
         self.flushing = False
         self.tasks: list[asyncio.Task[None]] = []
         self.answered = 0
+        self.claiming = True  # false once draining: no new entries are taken
+        self.closing = False  # true once handing back: late verdicts are ignored
+        self.alone: set[str] = set()  # reclaimed entries run alone (their attempt is counted)
 
     async def start(self) -> None:
+        try:  # a worker that scaled up on its verifier's demand list has answered the demand
+            await self.redis.delete(keys.demand_key(self.settings.redis_prefix, self.verifier))
+        except RedisError as exc:
+            log.warning("Redis does not answer yet: %s", exc)
         self.tasks = [
-            asyncio.create_task(self._guard(self._read_loop), name="rlvr-consume"),
-            asyncio.create_task(self._guard(self._heartbeat_loop), name="rlvr-heartbeat"),
+            asyncio.create_task(self._guard(self._read_loop), name=f"rlvr-consume-{self.verifier}"),
+            asyncio.create_task(self._guard(self._heartbeat_loop), name=f"rlvr-heartbeat-{self.verifier}"),
         ]
 
     async def _guard(self, loop_fn: Any) -> None:
-        """Run a loop forever; Redis outages are logged and retried, never fatal."""
+        """Run a loop until it returns; Redis outages are logged and retried, never fatal."""
         while True:
             try:
                 await loop_fn()
+                return
             except RedisError as exc:
                 log.warning("%s: Redis error (%s); retrying in 1s", loop_fn.__name__, exc)
                 await asyncio.sleep(1.0)
 
     async def _read_loop(self) -> None:
         await ensure_group(self.redis, self.stream)
-        while True:
+        while self.claiming:
             if self.suspects:
                 await self._run_suspects()
                 continue
@@ -121,17 +150,21 @@ class StreamConsumer:
                 keys.GROUP, self.consumer, {self.stream: ">"}, count=count, block=1000
             )
             for _, entries in reply or []:
-                self._start(list(entries))
+                self._start(list(entries))  # claimed even if draining began meanwhile: run them
 
     async def _heartbeat_loop(self) -> None:
         while True:
             now = time.time()
-            await self.redis.zadd(self.workers, {self.consumer: now})
-            await self.redis.zremrangebyscore(self.workers, "-inf", now - 10 * keys.LIVE_WORKER_S)
-            claims: list[Any] = [*self.held, *(entry_id for entry_id, _ in self.suspects)]
+            if self.claiming:  # a draining worker is not counted as live: it takes nothing new
+                await self.redis.zadd(self.workers, {self.consumer: now})
+                await self.redis.zremrangebyscore(self.workers, "-inf", now - 10 * self.settings.live_worker_s)
+            claims: list[Any] = list(self.held)
+            if self.claiming:  # draining, leave the suspects we have not run to whoever reclaims them
+                claims += [entry_id for entry_id, _ in self.suspects]
             if claims:  # refresh our claims: a live worker's entries never look idle
                 await self.redis.xclaim(self.stream, keys.GROUP, self.consumer, 0, claims, justid=True)
-            await self._reclaim()
+            if self.claiming:
+                await self._reclaim()
             await asyncio.sleep(self.settings.heartbeat_s)
 
     async def _reclaim(self) -> None:
@@ -151,7 +184,7 @@ class StreamConsumer:
     async def _run_suspects(self) -> None:
         """Split reclaimed entries into single jobs; run single-job suspects alone, counting attempts."""
         await self.drained.wait()
-        while self.suspects:
+        while self.suspects and self.claiming:
             entry_id, fields = self.suspects.popleft()
             try:
                 entry = TaskEntry.decode(fields)
@@ -176,6 +209,7 @@ class StreamConsumer:
                 await self._bury(entry_id, fields, reason)
                 continue
             log.warning("running reclaimed task %s alone (attempt %d)", entry_id, attempts)
+            self.alone.add(entry_id)
             self._start([(entry_id, fields)])
             await self.drained.wait()
 
@@ -215,7 +249,10 @@ class StreamConsumer:
 
             def done(f: Any, held: _Held = held, i: int = i) -> None:
                 hist.observe(time.monotonic() - started)
-                loop.call_soon_threadsafe(self._verdict, held, i, f.result())
+                try:
+                    loop.call_soon_threadsafe(self._verdict, held, i, f.result())
+                except RuntimeError:  # the loop closed (shutdown): the entry was handed back
+                    pass
 
             fut.add_done_callback(done)
 
@@ -224,6 +261,8 @@ class StreamConsumer:
 
     def _verdict(self, held: _Held, index: int, verdict: Verdict) -> None:
         """Record one job's verdict; a finished entry is queued for delivery."""
+        if self.closing or held.verdicts[index] is not None:
+            return  # handed back already
         self.metrics.verdicts.labels(self.verifier, verdict.status.value).inc()
         held.verdicts[index] = verdict
         held.remaining -= 1
@@ -245,6 +284,7 @@ class StreamConsumer:
                 await self._deliver(batch)
                 for held in batch:
                     self.held.pop(held.entry_id, None)
+                    self.alone.discard(held.entry_id)
                     self.answered += len(held.entry.tasks)
                     self.metrics.items.inc(len(held.entry.tasks))
                 if not self.held:
@@ -307,7 +347,72 @@ class StreamConsumer:
         except RedisError:
             pass
 
+    async def drain(self) -> None:
+        """Stop claiming and return once every entry this consumer holds is answered (or it is closed)."""
+        if self.claiming:
+            self.claiming = False
+            self.space.set()  # wake a read loop waiting for room: it exits
+            try:
+                await self.redis.zrem(self.workers, self.consumer)
+            except RedisError as exc:
+                log.warning("could not leave the live set %s: %s", self.workers, exc)
+        reader = self.tasks[0] if self.tasks else None
+        if reader is not None:
+            await asyncio.wait([reader])  # its last XREADGROUP (block 1 s) has returned and its entries started
+        while self.held or self.outbox or self.flushing:
+            await asyncio.sleep(0.02)
+
+    async def _hand_back(self) -> None:
+        """Deliver what finished, put the unfinished jobs back on the stream (one MULTI per entry); a reclaimed
+        entry this worker was running alone stays pending, its attempt uncounted (it did not kill us)."""
+        self.closing = True
+        waited = 0.0
+        while self.flushing:  # a delivery in progress owns its entries
+            if waited > _HAND_BACK_WAIT_S:
+                log.warning("%s: a delivery is still retrying; the entries in hand will be reclaimed", self.verifier)
+                return
+            await asyncio.sleep(0.02)
+            waited += 0.02
+        leftovers, self.held = list(self.held.values()), {}
+        for held in self.outbox:
+            if all(h.entry_id != held.entry_id for h in leftovers):
+                leftovers.append(held)
+        self.outbox = []
+        async with self.redis.pipeline(transaction=False) as pipe:  # a gateway deletes the entries it gave up on
+            for held in leftovers:
+                pipe.xrange(self.stream, held.entry_id, held.entry_id)
+            present = [bool(r) for r in await pipe.execute()]
+        requeued = kept = 0
+        for held, wanted in zip(leftovers, present, strict=True):
+            done = [(tid, v) for (tid, _), v in zip(held.entry.tasks, held.verdicts, strict=True) if v is not None]
+            undone = [task for task, v in zip(held.entry.tasks, held.verdicts, strict=True) if v is None]
+            if not wanted:
+                undone = []
+            if held.entry_id in self.alone and undone:
+                await self.redis.hincrby(self.attempts, held.entry_id, -1)
+                kept += 1
+                continue
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if done:
+                    pipe.xadd(held.entry.reply_to, encode_results(self.consumer, done))
+                    pipe.expire(held.entry.reply_to, keys.RESULT_TTL_S)
+                if undone:
+                    pipe.xadd(self.stream, TaskEntry(held.entry.reply_to, held.entry.deadline, undone).encode())
+                pipe.xack(self.stream, keys.GROUP, held.entry_id)
+                pipe.xdel(self.stream, held.entry_id)
+                pipe.hdel(self.attempts, held.entry_id)
+                await pipe.execute()
+            requeued += len(undone)
+            self.answered += len(done)
+        if requeued or kept or self.suspects:
+            log.warning(
+                "%s: handed back %d unfinished job(s) to the stream; left %d reclaimed entr(ies) pending for "
+                "another worker",
+                self.verifier, requeued, kept + len(self.suspects),
+            )
+
     async def close(self) -> None:
+        self.claiming = False
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -315,6 +420,10 @@ class StreamConsumer:
                 await task
             except (asyncio.CancelledError, RedisError):
                 pass
+        try:
+            await self._hand_back()
+        except RedisError as exc:  # what we hold stays pending: another worker reclaims it
+            log.warning("%s: could not hand back the entries in hand (%s); they will be reclaimed", self.verifier, exc)
         try:
             await self.redis.zrem(self.workers, self.consumer)
             pending = await self.redis.xpending_range(self.stream, keys.GROUP, "-", "+", 1, consumername=self.consumer)

@@ -3,6 +3,12 @@ gateway replica's own result stream, read with a blocking XREAD (no polling loop
 
 Verifiers that run inline (bounded, cheap: `format`) stay in the gateway unless
 ``RLVR_QUEUE_INLINE=true``; the CPU-bound ones go to the workers.
+
+Never waiting on nobody: a verifier whose workers' heartbeats are all older than ``RLVR_LIVE_WORKER_S`` is
+refused at once (`unserved`), and the refusal is recorded in its demand list (an autoscaler that scaled
+it to zero wakes on it). While an item waits, if its verifier has no live worker left, the item is `timeout`
+at its own deadline plus ``RLVR_TIMEOUT_GRACE_S`` instead of the request timeout, and entries nobody waits
+for any more are deleted from the stream.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from rlvr_client.errors import Overloaded, Unavailable
+from rlvr_client.errors import NoLiveWorker, Overloaded, Unavailable
+from rlvr_client.models import QueueState
 
 from .. import constants as keys
 from ..gateway.dispatch import LocalRunners, run_on
@@ -27,6 +34,7 @@ from ..runtime.registry import Registry
 from ..runtime.verifier import Execution, Verdict
 from ..settings import GatewaySettings
 from .entries import TaskEntry, chunk_size, decode_results
+from .states import read_states, start_command
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +74,8 @@ class QueueDispatcher:
         self.local: LocalRunners | None = None
         self.reader: asyncio.Task[None] | None = None
         self.live_cache: dict[str, tuple[float, int]] = {}
+        self.states_cache: tuple[float, dict[str, QueueState]] = (0.0, {})
+        self.aborted: Verdict | None = None  # the verdict `abort` gave the items it answered
 
     async def start(self) -> None:
         self.local = await asyncio.to_thread(
@@ -116,9 +126,46 @@ class QueueDispatcher:
         cached = self.live_cache.get(verifier)
         if cached is not None and now - cached[0] < 1.0:
             return cached[1]
-        live = int(await self.redis.zcount(keys.workers_key(self.prefix, verifier), now - keys.LIVE_WORKER_S, "+inf"))
+        since = now - self.settings.live_worker_s
+        live = int(await self.redis.zcount(keys.workers_key(self.prefix, verifier), since, "+inf"))
         self.live_cache[verifier] = (now, live)
         return live
+
+    def _no_worker(self, names: list[str]) -> str:
+        return (
+            f"no live worker serves the {', '.join(names)} verifier{'s' if len(names) > 1 else ''} (no heartbeat "
+            f"within {self.settings.live_worker_s:g}s); start one: "
+            f"{start_command(names, self.settings.redis_url or '', self.prefix)}"
+        )
+
+    async def unserved(self, names: list[str]) -> dict[str, str]:
+        """Of these verifiers, those with no live worker, each with the reason to give its items.
+
+        Raises `NoLiveWorker` (503) when no verifier of the request can be served."""
+        try:
+            dead = [n for n in names if n in self.queued and await self._live_workers(n) == 0]
+            if dead:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for name in dead:
+                        demand = keys.demand_key(self.prefix, name)
+                        pipe.rpush(demand, f"{time.time():.3f}")
+                        pipe.ltrim(demand, -keys.DEMAND_MAX, -1)
+                        pipe.expire(demand, keys.DEMAND_TTL_S)
+                    await pipe.execute()
+        except RedisError as exc:
+            raise Unavailable(
+                f"Redis does not answer: {exc}", details={"retry_after_s": self.settings.retry_after_s}
+            ) from exc
+        if dead and len(dead) == len(names):
+            raise NoLiveWorker(
+                self._no_worker(dead),
+                details={
+                    "verifiers": dead,
+                    "command": start_command(dead, self.settings.redis_url or "", self.prefix),
+                    "retry_after_s": self.settings.retry_after_s,
+                },
+            )
+        return {name: self._no_worker([name]) for name in dead}
 
     async def admit(self, counts: Mapping[str, int]) -> None:
         for name, n in counts.items():
@@ -143,7 +190,8 @@ class QueueDispatcher:
             return await run_on(self.local.get(verifier), jobs, self.metrics)
         loop = asyncio.get_running_loop()
         stream = keys.task_stream(self.prefix, verifier)
-        deadline = time.time() + self.settings.request_timeout_s
+        queued_at = time.time()
+        deadline = queued_at + self.settings.request_timeout_s
         task_ids = [uuid.uuid4().hex for _ in jobs]
         futures: list[asyncio.Future[Verdict]] = []
         hist = self.metrics.latency.labels(verifier)
@@ -155,23 +203,30 @@ class QueueDispatcher:
             futures.append(fut)
         tasks = list(zip(task_ids, jobs, strict=True))
         pipe = self.redis.pipeline(transaction=False)
+        entries: list[tuple[str, range]] = []
+        abandoned: set[int] = set()
         try:
             try:
                 size = chunk_size(len(jobs), await self._live_workers(verifier))
-                for i in range(0, len(tasks), size):
-                    pipe.xadd(stream, TaskEntry(self.results_key, deadline, tasks[i : i + size]).encode())
-                await pipe.execute()
+                spans = [range(i, min(i + size, len(tasks))) for i in range(0, len(tasks), size)]
+                for span in spans:
+                    pipe.xadd(stream, TaskEntry(self.results_key, deadline, tasks[span.start : span.stop]).encode())
+                entries = list(zip(await pipe.execute(), spans, strict=True))
             except RedisError as exc:
                 raise Unavailable(
                     f"could not enqueue {verifier} tasks: {exc}", details={"retry_after_s": self.settings.retry_after_s}
                 ) from exc
-            await asyncio.wait(futures, timeout=max(0.0, deadline - time.time()))
+            due = [queued_at + job.timeout_s + self.settings.timeout_grace_s for job in jobs]
+            abandoned = await self._wait(verifier, futures, due, deadline)
             out = []
-            for fut in futures:
+            for i, fut in enumerate(futures):
                 if fut.done():
                     out.append(fut.result())
+                    if fut.result() is self.aborted:
+                        abandoned.add(i)
                 else:
                     fut.cancel()
+                    abandoned.add(i)
                     out.append(
                         Verdict.timeout(
                             f"no {verifier} worker answered within {self.settings.request_timeout_s:g}s (queue mode)"
@@ -181,6 +236,74 @@ class QueueDispatcher:
         finally:
             for task_id in task_ids:
                 self.pending.pop(task_id, None)
+            await self._forget(stream, [entry_id for entry_id, span in entries if all(i in abandoned for i in span)])
+
+    async def _wait(
+        self, verifier: str, futures: list[asyncio.Future[Verdict]], due: list[float], deadline: float
+    ) -> set[int]:
+        """Wait for the verdicts until ``deadline``; while the verifier has no live worker, answer each item
+        whose ``due`` time has passed with `timeout` itself. Returns the indices it answered."""
+        poll_s = max(0.2, min(1.0, self.settings.live_worker_s / 3))
+        given_up: set[int] = set()
+        while True:
+            waiting = [i for i, fut in enumerate(futures) if not fut.done()]
+            now = time.time()
+            if not waiting or now >= deadline:
+                return given_up
+            soonest = min(due[i] for i in waiting)  # nothing can be given up before then: no need to wake
+            await asyncio.wait([futures[i] for i in waiting], timeout=min(deadline - now, max(poll_s, soonest - now)))
+            now = time.time()
+            overdue = [i for i in waiting if not futures[i].done() and now >= due[i]]
+            if not overdue:
+                continue
+            try:
+                live = await self._live_workers(verifier)
+            except RedisError:
+                continue  # cannot tell: keep waiting, up to the request timeout
+            if live:
+                continue  # a live worker reclaims what a dead one held
+            for i in overdue:
+                given_up.add(i)
+                futures[i].set_result(
+                    Verdict.timeout(
+                        f"no live {verifier} worker: the one that took the item stopped, or none took it, and none "
+                        f"answered by its deadline + {self.settings.timeout_grace_s:g}s (queue mode)"
+                    )
+                )
+
+    async def _forget(self, stream: str, entry_ids: list[str]) -> None:
+        """Delete entries nobody waits for any more (a worker that later holds one finds it gone)."""
+        if not entry_ids:
+            return
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xack(stream, keys.GROUP, *entry_ids)
+                pipe.xdel(stream, *entry_ids)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("could not delete %d abandoned entries from %s: %s", len(entry_ids), stream, exc)
+
+    async def queue_states(self) -> dict[str, QueueState]:
+        """Live workers and backlog of each queued verifier (read at most twice a second; {} if Redis is down)."""
+        at, states = self.states_cache
+        now = time.time()
+        if now - at < 0.5:
+            return states
+        try:
+            states = await read_states(self.redis, self.prefix, self.queued, self.settings.live_worker_s)
+        except RedisError:
+            return {}
+        self.states_cache = (now, states)
+        for name, state in states.items():
+            self.live_cache[name] = (now, state.live_workers)
+        return states
+
+    async def abort(self, reason: str) -> None:
+        """Answer every item still waiting on a worker with `error` (the drain timeout passed)."""
+        self.aborted = Verdict.error(reason)
+        for fut in self.pending.values():
+            if not fut.done():
+                fut.set_result(self.aborted)
 
     async def checks(self) -> dict[str, str]:
         out: dict[str, str] = self.local.checks() if self.local else {}
@@ -190,20 +313,21 @@ class QueueDispatcher:
         except RedisError as exc:
             out["redis"] = f"error: {exc}"
             return out
-        for name in self.queued:
-            live = await self._live_workers(name)
-            out[f"workers:{name}"] = f"ok ({live} live)" if live else "ok (no live worker yet; tasks wait in the queue)"
+        # a verifier without a worker does not make the gateway unready: its requests are answered at once
+        for name, state in (await self.queue_states()).items():
+            live = state.live_workers
+            out[f"workers:{name}"] = (
+                f"ok ({live} live)" if live else "ok (no live worker: requests that need it are refused at once)"
+            )
         return out
 
     async def update_metrics(self) -> None:
         if self.local:
             self.local.update_metrics(self.metrics)
-        try:
-            for name in self.queued:
-                self.metrics.queue_depth.labels(name).set(await self.redis.xlen(keys.task_stream(self.prefix, name)))
-                self.metrics.dead_letters.labels(name).set(await self.redis.xlen(keys.dead_stream(self.prefix, name)))
-        except RedisError:
-            pass
+        for name, state in (await self.queue_states()).items():
+            self.metrics.queue_depth.labels(name).set(state.backlog)
+            self.metrics.dead_letters.labels(name).set(state.dead_letters)
+            self.metrics.live_workers.labels(name).set(state.live_workers)
 
     async def close(self) -> None:
         if self.reader is not None:

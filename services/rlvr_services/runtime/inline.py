@@ -16,10 +16,16 @@ class InlineRunner:
         self.name = name
         self.restarts = 0
         self.verifier = REGISTRY.instance(name)
+        self.closing = False
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix=f"{name}-inline")
 
+    def _verify(self, job: Job) -> Verdict:
+        if self.closing:  # queued when the service began to stop: not started (a worker has handed it back)
+            return Verdict.error("the service shut down before this item ran")
+        return verify_one(self.verifier, job)
+
     def submit(self, jobs: list[Job]) -> list[Future[Verdict]]:
-        return [self._pool.submit(verify_one, self.verifier, job) for job in jobs]
+        return [self._pool.submit(self._verify, job) for job in jobs]
 
     def ready(self) -> bool:
         return True
@@ -28,4 +34,6 @@ class InlineRunner:
         return True
 
     def close(self) -> None:
+        """Stop: items running finish (their work is bounded), items still queued are answered `error`."""
+        self.closing = True
         self._pool.shutdown(wait=True, cancel_futures=False)

@@ -152,6 +152,10 @@ class _Slot:
 
     def _run(self, pending: deque[tuple[Job, Future[Verdict]]]) -> None:
         while pending:
+            if self.pool.closing:  # the service is stopping: what it has not run it does not start
+                for _, fut in pending:
+                    fut.set_result(Verdict.error("the service shut down before this item ran"))
+                return
             if not self._ensure():
                 for _, fut in pending:
                     fut.set_result(Verdict.error(f"could not start a {self.pool.name} worker process"))
@@ -175,6 +179,10 @@ class _Slot:
                         pass  # the child died while working on this job
                 pending.popleft()
                 elapsed = time.monotonic() - started
+                if self.pool.closing:
+                    fut.set_result(Verdict.error("the service shut down while this item ran"))
+                    self._kill()
+                    break
                 if answered or not self.proc.is_alive():
                     self.proc.join(timeout=5)
                     code = self.proc.exitcode
@@ -211,6 +219,7 @@ class ProcessRunner:
         self.memory_mb = memory_mb
         self.max_chunk = max_chunk
         self.restarts = 0
+        self.closing = False
         cls = REGISTRY.get_class(name)
         self.ctx = _context([*BUILTIN_MODULES, *self.plugins, cls.__module__])
         self.jobs: queue.SimpleQueue[list[tuple[Job, Future[Verdict]]] | None] = queue.SimpleQueue()
@@ -240,8 +249,17 @@ class ProcessRunner:
         return True
 
     def close(self) -> None:
+        """Stop: the items running are killed and answered `error` (a worker has handed them back by then)."""
+        self.closing = True
         for _ in self.slots:
             self.jobs.put(None)
+        for slot in self.slots:
+            proc = slot.proc
+            if proc is not None:
+                try:
+                    proc.kill()  # its slot's thread sees the death, answers the item and stops
+                except (ValueError, OSError):  # already closed by its thread
+                    pass
         for slot in self.slots:
             slot.thread.join(timeout=10)
         while True:  # anything still queued is answered, never left hanging
