@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo demo-train test test-fast lint bench serve clean
+.PHONY: install k8s-tools demo demo-train test test-fast lint bench serve clean
 
 install: $(STAMP)
 
@@ -16,6 +16,13 @@ $(STAMP): requirements.lock pyproject.toml clients/pyproject.toml sandbox/pyproj
 	@touch $(STAMP)
 	@echo "installed: $(VENV)/bin/rlvr"
 
+# helm and kubectl for the Helm chart's tests, pinned by version and sha256 (deploy/k8s-tools.sh)
+k8s-tools: $(VENV)/bin/helm
+
+$(VENV)/bin/helm: deploy/k8s-tools.sh | $(STAMP)
+	bash deploy/k8s-tools.sh $(VENV)
+	@touch $@
+
 demo: install
 	$(VENV)/bin/rlvr demo
 
@@ -23,15 +30,16 @@ demo: install
 demo-train: install
 	$(VENV)/bin/rlvr train --config recipes/r1-mini.yaml --run-dir runs/r1-mini --resume
 
-test: install
+test: install k8s-tools
 	$(PY) -m pytest -q
 
-test-fast: install
+test-fast: install k8s-tools
 	$(PY) -m pytest -q -m "not slow"
 
 lint: install
-	$(VENV)/bin/ruff check clients services sandbox trainer tests bench
+	$(VENV)/bin/ruff check clients services sandbox trainer tests bench deploy
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy deploy/helm/keda_simulate.py
 
 bench: install
 	$(PY) bench/bench_score.py
