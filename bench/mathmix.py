@@ -14,7 +14,11 @@ verifier, and a ``kind`` = ``"{form}.{surface}@{placement}"``:
 * placement: where the answer is: ``boxed`` (after a long ``<think>`` with distractor numbers),
   ``tag`` (``<answer>…</answer>``), ``multibox`` (a slip boxed, then a corrected box: the last box
   counts), ``nobox`` ("The answer is 25\\pi."), ``noanswer``, ``cut_think`` (cut off while
-  reasoning), ``cut_answer`` (cut off inside the final ``\\boxed{`` or ``<answer>``).
+  reasoning), ``cut_answer`` (cut off inside the final ``\\boxed{`` or ``<answer>``); and the
+  round-two placements of bench/answer_forms.py: ``subject`` ("Final Answer: The value of $f(x)$ is
+  34."), ``display`` (a display over three lines, a stray ``$`` in a box), ``lang`` (an answer phrase
+  in another language), ``prose_choice``, ``final_line`` (``$E$``) and ``labelled`` (one box per
+  coordinate or root).
 
 Golds ship as data sets ship them: a bare value, LaTeX (sometimes in ``$…$``), a GSM8K solution
 ending in ``#### 1,234``, or a MATH solution ending in ``\\boxed{}``. About 55% of completions are
@@ -35,8 +39,10 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
+
+import answer_forms
 
 R1_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 R1_ZERO_TEMPLATE = (
@@ -175,6 +181,8 @@ def _money(rng: random.Random) -> Problem:
         plain = _terminating(value) or two
         right: list[Written] = [("dollar", f"\\${two}", 5.0), ("plain", plain, 2.0), ("plain_cents", two, 1.0)]
         right += [("dollars_word", f"{two} dollars", 1.0)]
+        if answer_forms.decimal_comma(two) is not None:
+            right += [("decimal_comma", answer_forms.decimal_comma(two) or two, 0.5)]
         wrong_values = [value + 1, value * 2, value - Fraction(1, 2), value / 2]
         wrong = [(f"wrong.{i}", f"\\${float(w):.2f}", 3.0 - i * 0.5) for i, w in enumerate(wrong_values)]
     else:
@@ -302,6 +310,9 @@ def _decimal(rng: random.Random) -> Problem:
     right += [("slash", f"{f.numerator}/{f.denominator}", 1.0)]
     if s.startswith("0."):
         right += [("leading_dot", s[1:], 0.5)]
+    comma = answer_forms.decimal_comma(s)
+    if comma is not None:
+        right += [("decimal_comma", comma, 1.0)]
     wrong_values = [f * 10, f + Fraction(1, 10), f / 10, f + 1]
     wrong = [
         (f"wrong.{name}", _terminating(w) or str(float(w)), 2.0)
@@ -436,7 +447,7 @@ def _roots(rng: random.Random) -> Problem:
     latex = f"{a}, {b}"
     right: list[Written] = [("list", latex, 3.0), ("reordered", f"{b}, {a}", 2.0), ("set", f"\\{{{a}, {b}\\}}", 1.0)]
     right += [("or_eq", f"x = {a} \\text{{ or }} x = {b}", 1.0), ("and_text", f"{a} \\text{{ and }} {b}", 0.5)]
-    right += [("x_list", f"x = {b}, {a}", 0.5)]
+    right += [("x_list", f"x = {b}, {a}", 0.5), ("eq_pair_prose", f"$x = {a}$ or $x = {b}$", 0.7)]
     flipped = sorted(-r for r in roots)
     wrongs: list[Written] = [("wrong.one_root", b, 2.0)]
     if set(flipped) != set(roots):
@@ -642,6 +653,8 @@ def _math_solution(rng: random.Random, latex: str) -> str:
 
 def _ship_gold(rng: random.Random, problem: Problem) -> tuple[str, str]:
     r = rng.random()
+    if problem.form == "roots" and r < 0.3:
+        return "math_boxes", answer_forms.gold_with_boxes(rng, problem.gold_latex.split(", "))
     if problem.form in ("int", "money", "unit", "percent", "decimal") and problem.gold_plain is not None:
         if r < 0.45 and problem.gsm8k:
             return "gsm8k", _gsm8k_solution(rng, problem.gold_plain)
@@ -718,6 +731,21 @@ def _think(rng: random.Random, problem: Problem, mentions: Sequence[str]) -> str
     return "\n\n".join(out) if rng.random() < 0.5 else " ".join(out)
 
 
+def _without_answer(problem: Problem) -> Problem:
+    """The problem with the distractors that are its answer left out (for completions that give none)."""
+    answers = {problem.gold_latex, problem.gold_plain, *(w[1] for w in problem.right)}
+    answers |= {str(Fraction(a)) for a in answers if a and _is_number(a)}
+    return replace(problem, distractors=tuple(d for d in problem.distractors if d not in answers))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return False
+    return True
+
+
 def _summary(rng: random.Random, problem: Problem) -> str:
     lines = [
         "To solve the problem, we set up the relationship between the given quantities.",
@@ -741,8 +769,9 @@ def _boxed(rng: random.Random, ans: str) -> str:
 
 
 def _in_tag(rng: random.Random, ans: str) -> str:
+    math = ans if "$" in ans else f"${ans}$"
     inner = rng.choices(
-        [ans, f"${ans}$", f"\\boxed{{{ans}}}", f"The answer is ${ans}$."],
+        [ans, math, f"\\boxed{{{ans}}}", f"The answer is {math}."],
         weights=[5, 2, 2, 1],
     )[0]
     return f"<answer>{inner}</answer>" if rng.random() < 0.7 else f"<answer>\n{inner}\n</answer>"
@@ -750,7 +779,7 @@ def _in_tag(rng: random.Random, ans: str) -> str:
 
 def _no_box(rng: random.Random, ans: str) -> str:
     latexy = "\\" in ans or "^" in ans or "{" in ans
-    if latexy and rng.random() < 0.5:
+    if latexy and "$" not in ans and rng.random() < 0.5:
         ans = f"${ans}$"
     return rng.choice(
         [
@@ -762,8 +791,10 @@ def _no_box(rng: random.Random, ans: str) -> str:
     )
 
 
-def _place(rng: random.Random, placement: str, ans: str, slip: str) -> str:
-    """The answer part of a completion."""
+def _place(rng: random.Random, placement: str, ans: str, slip: str, right: str, thinks: bool) -> tuple[str, str]:
+    """The answer part of a completion, and the answer as written there."""
+    if placement in answer_forms.PLACEMENTS:
+        return answer_forms.place(rng, placement, ans, right, phrased=not thinks)
     if placement == "boxed":
         text = _boxed(rng, ans)
     elif placement == "tag":
@@ -779,11 +810,10 @@ def _place(rng: random.Random, placement: str, ans: str, slip: str) -> str:
             ]
         )
         text = f"So the answer is $\\boxed{{{slip}}}$.\n\n{fix}: the final answer is $\\boxed{{{ans}}}$."
-    return text
+    return text, ans
 
 
-PLACEMENTS = ["boxed", "tag", "multibox", "nobox"]
-PLACEMENT_WEIGHTS = [0.60, 0.12, 0.10, 0.18]
+PLACEMENTS = ["boxed", "tag", "multibox", "nobox", *answer_forms.PLACEMENTS]  # weights: answer_forms.WEIGHTS
 
 
 def _pick(rng: random.Random, written: Sequence[Written]) -> Written:
@@ -805,7 +835,7 @@ def make_mix(n_prompts: int = 250, group: int = 8, seed: int = 1234) -> list[Sam
         usual_wrong = problem.wrong[0] if problem.wrong else usual_right
         r1_zero = rng.random() < 0.1
         thinks = r1_zero or rng.random() < 0.88
-        usual_place = "tag" if r1_zero else rng.choices(PLACEMENTS, weights=PLACEMENT_WEIGHTS)[0]
+        usual_place = "tag" if r1_zero else answer_forms.pick(rng, problem.form)
         prompt = (
             R1_ZERO_TEMPLATE.format(problem=problem.statement) if r1_zero else f"{problem.statement}\n{R1_INSTRUCTION}"
         )
@@ -826,7 +856,9 @@ def make_mix(n_prompts: int = 250, group: int = 8, seed: int = 1234) -> list[Sam
             # reasoning mentions candidate answers; without a think section that text is the answer
             # text, so a completion labelled as having no answer must not conclude with one there
             think_mentions = mentions if rng.random() < 0.6 and (thinks or outcome != "none") else []
-            think = _think(rng, problem, think_mentions)
+            # ... nor state the answer among the numbers met on the way (a distractor may be the value itself)
+            said = problem if outcome != "none" else _without_answer(problem)
+            think = _think(rng, said, think_mentions)
             if thinks and rng.random() < 0.1:  # a tentative box inside the think section
                 think += f"\n\nTentatively, $\\boxed{{{rng.choice(mentions)}}}$, but let me check once more."
             head = f"<think>\n{think}\n</think>\n\n" if thinks else f"Let's solve this step by step.\n\n{think}\n\n"
@@ -846,7 +878,7 @@ def make_mix(n_prompts: int = 250, group: int = 8, seed: int = 1234) -> list[Sam
                             "Let me restate the problem to make sure I understand it before answering.",
                         ]
                     )
-                    completion = head + _summary(rng, problem) + "\n\n" + tail if tail else head
+                    completion = head + _summary(rng, said) + "\n\n" + tail if tail else head
                     answer = None
                 elif placement == "cut_think":
                     body = head[: head.rfind("</think>")] if thinks else head
@@ -859,14 +891,14 @@ def make_mix(n_prompts: int = 250, group: int = 8, seed: int = 1234) -> list[Sam
                     if r1_zero:
                         opener = "<answer>"
                     completion = (
-                        head + _summary(rng, problem) + "\n\n" + opener + full_ans[: rng.randint(0, len(full_ans))]
+                        head + _summary(rng, said) + "\n\n" + opener + full_ans[: rng.randint(0, len(full_ans))]
                     )
                     surface, answer = "-", None
             else:
-                placement = usual_place if rng.random() < 0.7 else rng.choices(PLACEMENTS, weights=PLACEMENT_WEIGHTS)[0]
-                if r1_zero and placement in ("boxed", "nobox"):
+                placement = usual_place if rng.random() < 0.7 else answer_forms.pick(rng, problem.form)
+                if r1_zero and placement not in ("tag", "multibox"):
                     placement = "tag"
-                tail = _place(rng, placement, ans, slip)
+                tail, answer = _place(rng, placement, ans, slip, problem.gold_plain or problem.gold_latex, thinks)
                 completion = head + _summary(rng, problem) + "\n\n" + tail
             out.append(
                 Sample(

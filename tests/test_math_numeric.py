@@ -93,3 +93,38 @@ def test_mixed_numbers_and_tiny_decimals() -> None:
     assert mixed and improper and equal(mixed, improper)  # ten and a half, not 10 * 1/2
     tiny, ten_times_smaller = parse_number("0.00000050"), parse_number("5.0 \\times 10^{-8}")
     assert tiny and ten_times_smaller and not equal(tiny, ten_times_smaller)  # both round to 0.000000
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("99颗", Fraction(99)),  # a CJK counter glued to the number
+        ("12个苹果", Fraction(12)),
+        ("3人", Fraction(3)),
+        ("12개", Fraction(12)),  # Korean counter
+        ("12 яблок", Fraction(12)),  # a word in another script
+        ("12 élèves", Fraction(12)),  # a Latin word starting with an accent
+        ("15 Äpfel", Fraction(15)),
+        ("18 quả táo", Fraction(18)),  # Vietnamese: diacritics inside the words
+        ("12'dir", Fraction(12)),  # a Turkish suffix after an apostrophe
+        ("3,5", Fraction(7, 2)),  # a decimal comma
+        ("1000,99", Fraction(100099, 100)),
+        ("0,111", Fraction(111, 1000)),
+        ("3{,}5", Fraction(7, 2)),  # LaTeX's decimal comma
+        ("1,222", Fraction(1222)),  # three digits after a short group: thousands
+    ],
+)
+def test_numbers_as_the_world_writes_them(text: str, value: Fraction) -> None:
+    number = parse_number(text)
+    assert number is not None and number.value == value
+
+
+def test_words_that_are_not_units() -> None:
+    assert parse_number("2θ") is None  # a Greek letter glued to a number is a variable, not a word
+    pi = parse_number("3π")
+    assert pi is not None and abs(float(pi.value) - 3 * 3.141592653589793) < 1e-12
+    assert parse_number("3,5", decimal_comma=False) is None  # as the item separator of a list
+    pair = parse_group("1,2", decimal_comma=False)
+    assert pair is not None and [i.value for i in pair.items] == [1, 2]
+    single = parse_group("1,2")
+    assert single is not None and [i.value for i in single.items] == [Fraction(6, 5)]

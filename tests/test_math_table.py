@@ -46,6 +46,17 @@ CATEGORIES = (
     "rel_tol",
     "strict vs lenient",
 )
+ROUND_TWO = (  # the forms of issue 14: at least MIN_ROUND_TWO cases each
+    "several boxes in the gold",
+    "formula subjects",
+    "answers without digits",
+    "choice letters in prose",
+    "decimal commas",
+    "one variable, several values",
+    "display math and labelled parts",
+    "other languages",
+)
+MIN_ROUND_TWO = 15
 _HEADER = re.compile(r"^\s*# --- (.+?) ---\s*$")
 _CASE_ID = re.compile(r'^\s*Case\("([^"]+)"')
 RAW_CASES = [c for c in CASES if not c.params and c.expected is not None]
@@ -92,7 +103,7 @@ def test_raw_math_verify_difference(case: Case) -> None:
 
 
 def test_table_structure() -> None:
-    assert len(CASES) >= 220
+    assert len(CASES) >= 420
     ids = [c.id for c in CASES]
     duplicates = [i for i, n in Counter(ids).items() if n > 1]
     assert not duplicates, duplicates
@@ -102,7 +113,12 @@ def test_table_structure() -> None:
     assert all(c.expected in (0.0, 1.0, None) for c in CASES)
     assert not [c.id for c in CASES if c.mv and (c.params or c.expected is None)], "mv only where it is tested"
     sections = _sections()
-    assert list(sections) == list(CATEGORIES), "math_table.py sections differ from CATEGORIES"
+    assert list(sections) == list(CATEGORIES + ROUND_TWO), "math_table.py sections differ from CATEGORIES"
     empty = [name for name, members in sections.items() if not members]
     assert not empty, f"categories without cases: {empty}"
+    thin = {name: len(sections[name]) for name in ROUND_TWO if len(sections[name]) < MIN_ROUND_TWO}
+    assert not thin, f"round-two forms with fewer than {MIN_ROUND_TWO} cases: {thin}"
+    for name in ROUND_TWO:
+        wrong = [c for c in CASES if c.id in sections[name] and c.expected == 0.0]
+        assert wrong, f"{name}: no near miss that must stay wrong"
     assert sorted(i for members in sections.values() for i in members) == sorted(ids), "every case in one section"

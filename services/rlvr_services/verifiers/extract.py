@@ -18,8 +18,20 @@ GSM8K_MARK = "####"
 
 # an escaped character (\{, \}, \\) or a brace: escapes never open or close a group
 _BRACE_TOKENS = re.compile(r"\\.|[{}]", re.DOTALL)
-# what may stand between two boxes that state one answer together: "$, $", " and ", "\\text{ or }"
-_BOX_SEPARATOR = re.compile(r"(?:[ \t$,;]|\\quad|\\qquad|\\,|\\text\{\s*(?:and|or|,)\s*\}|\band\b|\bor\b){0,40}")
+# a label before a box: "y_1 =", "f(2) =", "(b)", "\\text{(b)}"
+_BOX_LABEL = re.compile(
+    r"[A-Za-z](?:_\{?[A-Za-z0-9]{1,3}\}?)?(?:\([^()$]{1,10}\))?\s*=|\\text\{\s*\(?[a-h]\)\s*\}|\(?\b[a-h]\)|\([ivx]{1,4}\)"
+)
+# what may stand between two boxes that state one answer together: "$, $", " and ", "\\text{ or }", "$ and $y_2 = "
+_BOX_SEPARATOR = re.compile(
+    r"(?:[ \t$,;]|\\quad|\\qquad|\\,|\\text\{\s*(?:and|or|,)\s*\}|\band\b|\bor\b|" + _BOX_LABEL.pattern + "){0,40}"
+)
+# a unit after the first box: "$\\boxed{12}$ muffins and $\\boxed{8}$ loaves"
+_UNIT_WORDS = re.compile(r"^\$?[ \t]*[^\W\d_]+(?:[ \t]+[^\W\d_]+)?(?=[ \t]*(?:,|\band\b|\bor\b))")
+_ASSIGNED = re.compile(r"(?<![A-Za-z0-9\\])([A-Za-z](?:_\{?[A-Za-z0-9]{1,3}\}?)?)\s*=\s*\$?\s*$")
+_GAP_SENTENCE_END = re.compile(r"\.\s|\n\s*\n")
+MAX_GOLD_GAP = 80
+MAX_SEPARATOR_CHARS = 200
 
 
 def after_think(text: str) -> str | None:
@@ -88,11 +100,15 @@ def last_boxed(text: str) -> str | None:
     return None if found is None else found[0]
 
 
-def final_boxes(text: str, limit: int = 8) -> list[str] | None:
-    """The last box's argument, preceded by those of the boxes just before it on the same line.
+def final_boxes(text: str, limit: int = 8, *, gold: bool = False) -> list[tuple[str, str]] | None:
+    """The last box, preceded by the boxes just before it that state one answer with it, as
+    (label, content) pairs: the label is the variable the box is assigned to ("y_1 = \\boxed{3}"), or "".
 
-    "$\\boxed{2}$ and $\\boxed{3}$" gives ["2", "3"]: a model that boxes several values states them
-    all, and checking only the last would reward hedging. None when the last box is not closed.
+    "$\\boxed{2}$ and $\\boxed{3}$" gives two boxes: a model that boxes several values states them all,
+    and checking only the last would reward hedging. Between the boxes of a completion only a
+    separator may stand: commas, "and", "or", a label ("$y_1 = \\boxed{3}$ and $y_2 = \\boxed{5}$") or a
+    part mark ("(b)"); in a gold (``gold``) any words of the same sentence without numbers ("The
+    solutions are $\\boxed{1}$ and $\\boxed{-2}$"), up to 80 characters. None when the last box is not closed.
     """
     pos, size = _last_box_command(text, len(text))
     if pos < 0:
@@ -100,18 +116,33 @@ def final_boxes(text: str, limit: int = 8) -> list[str] | None:
     found = _box_argument(text, pos + size)
     if found is None:
         return None
-    boxes = [found[0]]
+    boxes = [(_label_before(text, pos), found[0])]
     while len(boxes) < limit:
         prev, prev_size = _last_box_command(text, pos)
         if prev < 0:
             break
         arg = _box_argument(text, prev + prev_size)
-        if arg is None or arg[1] > pos or not _BOX_SEPARATOR.fullmatch(text, arg[1], pos):
+        if arg is None or arg[1] > pos or not _separates(text[arg[1] : pos], gold):
             break
-        boxes.append(arg[0])
+        boxes.append((_label_before(text, prev), arg[0]))
         pos = prev
     boxes.reverse()
     return boxes
+
+
+def _separates(gap: str, gold: bool) -> bool:
+    """Whether ``gap`` (the text between two boxes) joins them into one answer."""
+    if len(gap) <= MAX_SEPARATOR_CHARS and _BOX_SEPARATOR.fullmatch(_UNIT_WORDS.sub("", gap, count=1)):
+        return True
+    if not gold or len(gap) > MAX_GOLD_GAP or _GAP_SENTENCE_END.search(gap):
+        return False
+    return not any(ch.isdigit() for ch in _BOX_LABEL.sub(" ", gap))
+
+
+def _label_before(text: str, box: int) -> str:
+    """The variable a box is assigned to: "y_1" in "$y_1 = \\boxed{3}$"; "" when there is none."""
+    found = _ASSIGNED.search(text, max(0, box - 24), box)
+    return found.group(1) if found else ""
 
 
 def gsm8k_answer(text: str) -> str | None:
@@ -142,56 +173,10 @@ def _has_delimiter(text: str, delimiter: str) -> bool:
     return any(i == 0 or text[i - 1] != "\\" for i, ch in enumerate(text) if ch == "$")
 
 
-# "the answer is", "Final Answer:", "the result is": what follows is the final answer
-_ANSWER_PHRASE = re.compile(
-    r"(?:\bfinal\s+answer\b(?:\s*(?:is|:|=))?|\b(?:answer|result)\b\s*(?:is|:|=|would\s+be|will\s+be|should\s+be))"
-    r"[\s:*]*",
-    re.IGNORECASE,
-)
-_SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
 _INLINE_FORMULA = re.compile(
     r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL
 )
-_MARKUP_TAG = re.compile(r"</?[A-Za-z_]{1,20}>")
-_MATHY = re.compile(r"[\d\\]")
 _NUMBER = re.compile(r"(?<![\d.,])-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
-MAX_LINE_CHARS = 300
-
-
-def answer_line(text: str) -> str | None:
-    """The final answer stated in prose: after the last "the answer is"/"Answer:", else on the last line
-    with a number or formula (its last formula, else what follows its last "=" or " is ").
-
-    ``text`` should already be bounded (the verifier passes the last few thousand characters).
-    """
-    phrase = _last_match(_ANSWER_PHRASE, text)
-    if phrase is not None:
-        rest = text[phrase.end() :].lstrip(" \t*")
-        if rest.startswith("\n"):
-            rest = rest.strip()
-        return _first_sentence(rest) or None
-    for line in reversed(text.splitlines()):
-        if not _MATHY.search(line):
-            continue
-        formula = last_formula(line)
-        if formula is not None:
-            return formula
-        cut = max(line.rfind("="), line.rfind(" is "))
-        if cut >= 0 and _MATHY.search(line, cut):
-            line = line[cut + (1 if line[cut] == "=" else 4) :]
-        elif cut >= 0:  # "… 38 parts of 10 each; the remaining step is to combine them": its last number
-            return last_number(line)
-        return _first_sentence(line) or None
-    return None
-
-
-def _first_sentence(text: str) -> str:
-    """Up to the first sentence end; the single formula in it when there is exactly one."""
-    text = _MARKUP_TAG.sub(" ", text).strip()
-    end = _SENTENCE_END.search(text)
-    sentence = (text if end is None else text[: end.start()])[:MAX_LINE_CHARS].strip(" \t*")
-    formulas = list(_INLINE_FORMULA.finditer(sentence))
-    return _formula_text(formulas[0]) if len(formulas) == 1 else sentence
 
 
 def last_formula(text: str) -> str | None:

@@ -2,9 +2,10 @@
 
 Where the answer is taken from, in order: the text after the last ``</think>`` (a think section
 mentions many other numbers); inside it the last ``<answer>…</answer>`` (``answer_tags``); then
-the last balanced ``\\boxed{…}`` together with boxes just before it on the same line; then the
-``fallback``: the final answer statement ("the answer is …", else the last line with a formula),
-or the last number.
+the last balanced ``\\boxed{…}`` together with boxes just before it on the same line
+(:func:`.extract.final_boxes`); then the ``fallback``: the final answer statement, in any language
+of ``answer_phrases.toml`` (:mod:`.statement`; an option letter stated in prose: :mod:`.choice`), or
+the last number.
 
 How it is compared, cheapest first: a normalized string match; exact arithmetic on numbers and
 simple closed forms (:mod:`.numeric`, no sympy); letters of multiple-choice answers and plain-text
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,12 +36,10 @@ from sympy import I, Interval, N, Tuple
 
 from ..runtime.registry import register
 from ..runtime.verifier import Execution, Task, Verdict
-from . import extract, numeric
+from . import caps, choice, extract, numerals, numeric, statement
 
-MAX_ANSWER_CHARS = 1_000  # an extracted formula longer than this is not handed to sympy
+MAX_ANSWER_CHARS = caps.MAX_ANSWER_CHARS
 MAX_TEXT_CHARS = 3_000  # free text: only this many final characters are searched for the answer
-MAX_NESTING = 20  # {[( depth of a formula handed to sympy
-MAX_TOWER = 3  # a^{b^{c}} is as deep as a power may nest
 DETAIL_CHARS = 200
 
 Fallback = Literal["answer_line", "last_number", "none"]
@@ -49,24 +47,17 @@ Kind = Literal["boxed", "tag", "line", "number"]
 
 _BOXED_TARGETS = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
 _TEXT_TARGETS = (LatexExtractionConfig(), ExprExtractionConfig())
-# two plain words in a row ("the answer is 42"): text to search, not a formula
-_PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}\s+[A-Za-z]{2,}")
+_STRAY_DOLLAR = re.compile(r"(?<!\\)\$")
 _INLINE_MATH = re.compile(r"(?<!\\)\$|\\\(|\\\[")
 _SPACE_RUNS = re.compile(r"\s+")
 _LONE_SPACE = re.compile(r"(?<![A-Za-z0-9]) | (?![A-Za-z0-9])")
 _DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)(?:\\,|\{,\})(?=\d{3}(?!\d))")  # 1\,000 and 1{,}000
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|emph)\s*\{([^{}]*)\}")
-_LETTER = re.compile(
-    r"(?:(?:option|choice|answer)\s*:?\s*)?(?:\(([A-Ja-j])\)|(?-i:([A-J]))(?=[.:)]|\s|$))", re.IGNORECASE
-)
 _WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*")
 _YES_NO = frozenset({"yes", "no", "true", "false"})
 _MATH_NAMES = frozenset({"sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi", "infty", "inf"})
 _MATHY_TEXT = re.compile(r"[0-9\\∞π]")
 _SYSTEM_SEPARATOR = re.compile(r"\s*(?:,|;|\\text\{\s*and\s*\}|\band\b|\\quad)\s*(?:\\text\{\s*and\s*\}\s*|and\s+)?")
-_EXPONENT = re.compile(r"\^\s*(\{|\\?[A-Za-z0-9]+)")
-_BINOMIAL = re.compile(r"\\[dt]?binom\s*(?=\{)")
-_FACTORIAL = re.compile(r"(\d+)\s*!")
 
 
 def _not_timeout_disabled(record: logging.LogRecord) -> bool:
@@ -192,7 +183,7 @@ class MathVerifier:
         gold = parse_gold(params.gold)
         if gold.problem:
             return Verdict.error(f"gold answer could not be parsed: {gold.problem}", gold=_clip(params.gold))
-        answer, why = locate_answer(task.completion, params)
+        answer, why = locate_answer(task.completion, params, choice_gold=gold.kind == "choice" or bool(params.choices))
         if answer is None:
             return Verdict.ok(0.0, f"no answer found in completion: {why}", gold_parsed=gold.shown)
         choices = tuple(params.choices) if params.choices else None
@@ -206,8 +197,12 @@ class MathVerifier:
         )
 
 
-def locate_answer(completion: str, params: MathParams) -> tuple[Answer | None, str]:
-    """The final answer of a completion, or None and why there is none."""
+def locate_answer(completion: str, params: MathParams, *, choice_gold: bool = False) -> tuple[Answer | None, str]:
+    """The final answer of a completion, or None and why there is none.
+
+    ``choice_gold``: the gold is an option letter (or options are given), so a letter stated in prose
+    is looked for first.
+    """
     tail = extract.after_think(completion)
     if tail is None:
         return None, "the <think> section is never closed"
@@ -217,29 +212,41 @@ def locate_answer(completion: str, params: MathParams) -> tuple[Answer | None, s
     scope = tail if tag is None else tag
     boxes = extract.final_boxes(scope)
     if boxes is not None:
-        if not all(box.strip() for box in boxes):
+        if not all(box.strip() for _, box in boxes):
             return None, "empty \\boxed{}"
-        return Answer(", ".join(box.strip() for box in boxes), "boxed"), ""
+        return Answer(_joined_boxes(boxes), "boxed"), ""
     if extract.has_box(scope):
         return None, "the last \\boxed has no closed {…} argument (cut off?)"
     if tag is not None:
         if not tag.strip():
             return None, "empty <answer></answer>"
-        if _PROSE.search(tag):  # "<answer>The answer is $54\\pi$.</answer>"
-            return Answer(extract.answer_line(tag[-MAX_TEXT_CHARS:]) or tag.strip(), "tag"), ""
-        return Answer(tag.strip(), "tag"), ""
+        text = tag[-MAX_TEXT_CHARS:]
+        if statement.is_prose(tag):  # "<answer>The answer is $54\\pi$.</answer>"
+            stated = (choice.stated_choice(text) if choice_gold else "") or statement.answer_line(text)
+            return Answer(numerals.fold(stated or tag.strip()), "tag"), ""
+        return Answer(numerals.fold(tag.strip()), "tag"), ""
     if not tail.strip():
         return None, "nothing after </think>"
     text = tail[-MAX_TEXT_CHARS:]
     if params.fallback == "answer_line":
-        line = extract.answer_line(text)
-        if line and _PROSE.search(line):  # "42 apples and 3 oranges": its last formula or number, as Math-Verify
-            line = extract.last_formula(line) or extract.last_number(line) or line
+        line = (choice.stated_choice(text) if choice_gold else "") or statement.answer_line(text)
         return (Answer(line, "line"), "") if line else (None, "no answer statement or formula in the final text")
     if params.fallback == "last_number":
         number = extract.last_number(text)
         return (Answer(number, "number"), "") if number else (None, "no number in the final text")
     return None, "no \\boxed{} or <answer> after the think section (fallback is 'none')"
+
+
+def _joined_boxes(boxes: list[tuple[str, str]]) -> str:
+    """One answer from the final boxes: "y_1 = 3, y_2 = 5" when each is assigned to a variable, else "3, 5".
+
+    A stray ``$`` inside a box (``\\boxed{12$}``) is dropped; ``\\$`` (a dollar sign) stays.
+    """
+    contents = [numerals.fold(_STRAY_DOLLAR.sub("", box)).strip() for _, box in boxes]
+    labels = [label for label, _ in boxes]
+    if len(boxes) > 1 and all(labels) and not any("=" in c for c in contents):
+        return ", ".join(f"{label} = {c}" for label, c in zip(labels, contents, strict=True))
+    return ", ".join(contents)
 
 
 # --- gold ----------------------------------------------------------------------------------------
@@ -250,13 +257,13 @@ def parse_gold(gold: str) -> ParsedGold:
     """Read a gold answer once; a gold that yields no usable answer gets a ``problem``."""
     if extract.GSM8K_MARK in gold:
         value = extract.gsm8k_answer(gold) or ""
-    elif extract.has_box(gold):
-        boxed = extract.last_boxed(gold)
-        if boxed is None:
+    elif extract.has_box(gold):  # the last box, with the boxes of the same statement before it
+        boxes = extract.final_boxes(gold, gold=True)
+        if boxes is None:
             return ParsedGold(problem="the last \\boxed has no closed {…} argument")
-        value = boxed
+        value = "" if not all(box.strip() for _, box in boxes) else _joined_boxes([("", box) for _, box in boxes])
     else:
-        value = gold
+        value = numerals.fold(gold)
     value = extract.strip_math_delimiters(value)
     if not value:
         return ParsedGold(problem=f"empty answer in {_clip(gold)!r}")
@@ -268,14 +275,15 @@ def parse_gold(gold: str) -> ParsedGold:
     text = _text_answer(value)
     if text:
         return ParsedGold(value, "text", text, shown=text)
-    problem = _too_complex(value)
+    problem = caps.too_complex(value)
     if problem:
         return ParsedGold(problem=problem)
     try:
         number = numeric.parse_number(value)
     except numeric.TooLarge as exc:
         return ParsedGold(problem=str(exc))
-    group = numeric.parse_group(value) if number is None else None
+    ambiguous = numerals.has_decimal_comma(value)  # "0,1": 0.1, or the list 0, 1
+    group = numeric.parse_group(value, decimal_comma=False) if number is None or ambiguous else None
     if number is None and (group is not None or _assignments(value) or numeric.is_expression(value)):
         shown = value  # numbers in a list, set, tuple, interval or system, or a polynomial: the fast path reads it
     elif number is None:
@@ -341,12 +349,12 @@ def _compare_math(gold: ParsedGold, answer: str, strict: bool, rel_tol: float | 
     system = _compare_systems(gold.value, answer, strict, rel_tol)
     if system is not None:
         return system
-    if gold.group is not None:
-        pred_group = numeric.parse_group(answer)
+    if gold.group is not None:  # a list gold reads "1,2" as the list 1, 2, not the decimal 1.2
+        pred_group = numeric.parse_group(answer, decimal_comma=len(gold.group.items) < 2) or _parts(answer, gold.group)
         equal = None if pred_group is None else numeric.groups_equal(gold.group, pred_group, rel_tol)
         if equal is not None:
             return Outcome(1.0 if equal else 0.0, "" if equal else "answer differs from the gold answer", "numeric")
-    problem = _too_complex(answer)
+    problem = caps.too_complex(answer)
     if problem:
         return Outcome(0.0, f"answer exceeds evaluation limits: {problem}", "cap")
     identical = numeric.expressions_equal(gold.value, answer, strict=strict)
@@ -380,15 +388,25 @@ def _compare_systems(gold: str, answer: str, strict: bool, rel_tol: float | None
         return None
     if len(gold_system) != len(pred_system):
         return Outcome(0.0, "a different number of variables than the gold answer", "numeric")
-    if strict:
-        by_name = {n.variable: n for n in pred_system}
-        if len(by_name) != len(pred_system) or set(by_name) != {n.variable for n in gold_system}:
+    if strict:  # by name; a variable may take several values ("p = -1, p = 2"): compared as a set
+        names = {n.variable for n in gold_system}
+        if names != {n.variable for n in pred_system}:
             return Outcome(0.0, "the variables differ from the gold answer's", "numeric")
-        pairs = [(g, by_name[g.variable]) for g in gold_system]
+        same = all(numeric.groups_equal(_values_of(gold_system, n), _values_of(pred_system, n), rel_tol) for n in names)
     else:
-        pairs = list(zip(gold_system, pred_system, strict=True))
-    same = all(numeric.equal(g, p, rel_tol) for g, p in pairs)
+        same = all(numeric.equal(g, p, rel_tol) for g, p in zip(gold_system, pred_system, strict=True))
     return Outcome(1.0 if same else 0.0, "" if same else "answer differs from the gold answer", "numeric")
+
+
+def _values_of(system: list[numeric.Number], name: str) -> numeric.Group:
+    return numeric.Group("unordered", "", tuple(n for n in system if n.variable == name))
+
+
+def _parts(answer: str, gold: numeric.Group) -> numeric.Group | None:
+    """Labelled parts ("y_1 = 3, y_2 = 5") as the values of a gold that lists them ("3, 5", "(3, 5)")."""
+    parts = _assignments(answer) if not gold.variable and gold.brackets in ("", "()") else []
+    values = tuple(numeric.Number(p.value, p.approximate, p.percent) for p in parts)
+    return numeric.Group(gold.kind, gold.brackets, values) if len(values) > 1 else None
 
 
 def _assignments(text: str) -> list[numeric.Number]:
@@ -468,15 +486,11 @@ def _option_of(answer: str, choices: tuple[str, ...] | None, strict: bool, rel_t
 
 
 def _choice_letter(text: str, *, bare_only: bool = False) -> str:
-    """The option letter that "C", "(C)", "\\text{(C)}" or "Option C: 12" names; "" when there is none."""
-    plain = _unwrap(text).strip().rstrip(".")
-    if bare_only:
-        m = re.fullmatch(r"\(?([A-J])\)?", plain)
-        return m.group(1) if m else ""
-    m = _LETTER.match(plain)
-    if not m:
-        return ""
-    return (m.group(1) or m.group(2)).upper()
+    """The option letter that "C", "(C)", "\\text{(C)}", "Option C: 12" or "for sure D, not A" names; "" if none."""
+    if not bare_only:
+        return choice.letter_of(text)
+    m = re.fullmatch(r"\(?([A-J])\)?", _unwrap(text).strip().rstrip("."))
+    return m.group(1) if m else ""
 
 
 def _text_answer(text: str, *, any_words: bool = False) -> str:
@@ -506,57 +520,7 @@ def _unwrap(text: str) -> str:
     return s.replace("$", "")
 
 
-# --- caps and parsing ----------------------------------------------------------------------------
-
-
-def _too_complex(formula: str) -> str:
-    """Why ``formula`` must not reach sympy (too deep, a power tower, a huge exponent or factorial), or ""."""
-    if len(formula) > MAX_ANSWER_CHARS:
-        return f"longer than {MAX_ANSWER_CHARS} characters"
-    depth = deepest = 0
-    for ch in formula:
-        if ch in "{([":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "})]":
-            depth = max(0, depth - 1)
-    if deepest > MAX_NESTING:
-        return f"nested {deepest} deep (limit {MAX_NESTING})"
-    for m in _FACTORIAL.finditer(formula):
-        if len(m.group(1)) > 4 or int(m.group(1)) > numeric.MAX_FACTORIAL:
-            return f"factorial of {m.group(1)[:20]}"
-    for m in _BINOMIAL.finditer(formula):
-        top = _group_at(formula, m.end())
-        try:
-            n = numeric.parse_number(top)
-        except numeric.TooLarge:
-            n = numeric.Number(math.inf)
-        if n is not None and numeric.magnitude(n.value) > numeric.MAX_FACTORIAL:
-            return f"a binomial coefficient of {_clip(top)}"
-    for m in _EXPONENT.finditer(formula):
-        exponent = _group_at(formula, m.start(1)) if m.group(1) == "{" else m.group(1)
-        if exponent.count("^") >= MAX_TOWER:
-            return "a power tower"
-        try:
-            value = numeric.parse_number(exponent)
-        except numeric.TooLarge:
-            return f"the exponent {_clip(exponent)} is too large"
-        if value is not None and numeric.magnitude(value.value) > numeric.MAX_EXPONENT:
-            return f"the exponent {_clip(exponent)} is too large"
-    return ""
-
-
-def _group_at(text: str, start: int) -> str:
-    """The content of the braced group opening at ``start`` (to the end of text if unclosed)."""
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i]
-    return text[start + 1 :]
+# --- parsing -------------------------------------------------------------------------------------
 
 
 def _for_sympy(text: str) -> str:
@@ -567,7 +531,7 @@ def _for_sympy(text: str) -> str:
 def _parse_value(value: str) -> list[Any]:
     """An answer: a formula ('\\frac{1}{2}', 'x = 3') or a sentence ('The answer is $42$')."""
     text = extract.strip_math_delimiters(value)
-    looks_like_text = _INLINE_MATH.search(text) is not None or _PROSE.search(text) is not None
+    looks_like_text = _INLINE_MATH.search(text) is not None or statement.is_prose(text)
     attempts = (_parse_text, _parse_boxed) if looks_like_text else (_parse_boxed, _parse_text)
     first: list[Any] = []
     for attempt in attempts:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
+from . import numerals
 from .extract import strip_math_delimiters
 
 MAX_CHARS = 200  # the fast path is for short answers; longer ones go to sympy (under its own caps)
@@ -98,7 +99,11 @@ _THIN_SPACE = re.compile(r"(?<=\d)(?:\\,|\{,\}|\s)(?=\d{3}(?!\d))")
 _THOUSANDS = re.compile(r"\b\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d+)?")
 _ASSIGN = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*=\s*(?!=)")
 _DOLLAR = re.compile(r"^(?:\\\$|\$)\s*")
-_TRAILING_WORDS = re.compile(r"(?<=[\w}.)])\s+([A-Za-z]{2,}[A-Za-z .^2-3]*|[mgsLhKNJWV](?:\^[23])?)$")
+# words after a number: "12 apples", "12 élèves", "12 яблок"; glued in scripts without spaces: "99颗", "3人", "12개"
+_TRAILING_WORDS = re.compile(
+    r"(?<=[\w}.)])\s+((?:[^\W\d_]){2,}(?:[^\W\d_]|[ .^23'-])*|[mgsLhKNJWV](?:\^[23])?)$"
+    r"|(?<=[\d}.)])\s*((?:['’]|[^\W\d_A-Za-z\u0370-\u03ff])(?:[^\W\d_]|[ .^23'’-])*)$"
+)
 _MIXED_NUMBER = re.compile(r"(-?)\s*(\d+)\s*\\frac\s*\{(\d+)\}\s*\{(\d+)\}")
 _MATH_WORDS = frozenset(
     {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "mod", "and", "or", "i", "e"}
@@ -112,12 +117,13 @@ def _unit_text(match: re.Match[str]) -> str:
     return f" {inner}{match.group(2) or ''} " if keep else " "  # a unit goes with its ^2
 
 
-def parse_number(text: str) -> Number | None:
+def parse_number(text: str, *, decimal_comma: bool = True) -> Number | None:
     """The numeric value of a short answer, or None when it is not a plain number or closed form.
 
-    Raises :class:`TooLarge` for a number too large to evaluate (``10^{10^{10}}``).
+    ``decimal_comma``: read ``3,5`` as 3.5 (:func:`.numerals.decimal_comma`); without it such a comma
+    separates the items of a list. Raises :class:`TooLarge` for a number too large to evaluate.
     """
-    normalized = _normalized(text)
+    normalized = _normalized(text, decimal_comma)
     if normalized is None:
         return None
     s, variable, percent = normalized
@@ -135,7 +141,7 @@ def parse_number(text: str) -> Number | None:
     return Number(value, approximate=approximate, percent=percent, variable=variable)
 
 
-def _normalized(text: str) -> tuple[str, str, bool] | None:
+def _normalized(text: str, decimal_comma: bool = True) -> tuple[str, str, bool] | None:
     """The bare formula of an answer, the variable it is assigned to ("x = …") and whether it had a %."""
     s = strip_math_delimiters(text)
     if not s or len(s) > MAX_CHARS:
@@ -155,12 +161,13 @@ def _normalized(text: str) -> tuple[str, str, bool] | None:
         s = _PERCENT.sub("", s)
     words = _TRAILING_WORDS.search(s)
     if words:
-        first = words.group(1).split()[0].lower()
+        first = (words.group(1) or words.group(2)).split()[0].lower()
         if first in _MATH_WORDS:
             return None
         s = s[: words.start()]
     s = _DOLLAR.sub("", s.strip())
     s = _THIN_SPACE.sub("", s)
+    s = numerals.decimal_comma(s.replace("{,}", ",")) if decimal_comma else s  # 3{,}5: LaTeX's decimal comma
     s = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), s)
     if not s or "=" in s or "," in s:
         return None
@@ -243,12 +250,12 @@ class Group:
     variable: str = ""  # "x = 2, x = 5": the roots of one variable
 
 
-def parse_group(text: str) -> Group | None:
+def parse_group(text: str, *, decimal_comma: bool = True) -> Group | None:
     """A flat collection of numbers, or None (a number alone is a group of one)."""
     s = _DROP.sub("", strip_math_delimiters(text)).strip().rstrip(".").strip()
     if len(s) > MAX_CHARS * 2:
         return None
-    number = parse_number(s)
+    number = parse_number(s, decimal_comma=decimal_comma)
     if number is not None:
         return Group("unordered", "", (number,), number.variable)
     if s.startswith("\\{") and s.endswith("\\}"):
