@@ -33,6 +33,9 @@ class SleepParams(BaseModel):
         description="Append a line `value tag time` to this file when the sleep is done (tag: the worker's "
         "RLVR_TEST_WORKER_TAG): tests count who finished which item, and how often.",
     )
+    started: str | None = Field(
+        default=None, description="Append a line `value tag pid` to this file when the item starts (before the sleep)."
+    )
 
 
 @register
@@ -54,6 +57,9 @@ class SleepVerifier:
                 os._exit(3)
             if p.raise_error:
                 raise RuntimeError("asked to fail")
+            if p.started:
+                with open(p.started, "a", encoding="utf-8") as log:
+                    log.write(f"{p.value} {os.environ.get('RLVR_TEST_WORKER_TAG', '-')} {os.getpid()}\n")
             hold = bytearray(p.alloc_mb * 1024 * 1024)
             while p.spin:
                 pass

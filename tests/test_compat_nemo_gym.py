@@ -146,6 +146,7 @@ BAD_BODIES = [
     ("math", body(rollout(GOOD), question="q"), "expected_answer"),
     ("instruction_following", body(rollout(GOOD), verifier_metadata={"kwargs": []}), "instruction_id_list"),
     ("instruction_following", body(rollout(GOOD), instruction_id_list=["x:y"], kwargs=[{}]), "instruction_id_list"),
+    ("instruction_following", body(rollout(GOOD), verifier_metadata=[None, None]), "verifier_metadata"),  # fuzz-found
     ("code", body(rollout(ECHO)), "verifier_metadata"),
     ("code", body(rollout(ECHO), verifier_metadata={"unit_tests": {"packed": "not base64!"}}), "unit_tests"),
     ("code", body(rollout(ECHO), verifier_metadata={"unit_tests": {"inputs": ["1"], "outputs": []}}), "unit_tests"),

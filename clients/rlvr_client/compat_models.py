@@ -112,7 +112,10 @@ class NeMoGymIFRequest(NeMoGymVerifyRequest):
         """Older rows keep instruction_id_list / prompt / kwargs / grading_mode at the top level."""
         if not isinstance(data, dict):
             return data
-        metadata = dict(data.get("verifier_metadata") or {})
+        given = data.get("verifier_metadata") or {}
+        if not isinstance(given, dict):
+            return data  # not an object: field validation answers 422 naming verifier_metadata
+        metadata = dict(given)
         for name in ("instruction_id_list", "prompt", "kwargs", "grading_mode"):
             if name not in metadata and name in data:
                 metadata[name] = data[name]

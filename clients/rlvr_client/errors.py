@@ -49,6 +49,34 @@ class PayloadTooLarge(InvalidRequest):
     http_status = 413
 
 
+class NotFound(InvalidRequest):
+    """No route at this path (404)."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class MethodNotAllowed(InvalidRequest):
+    """The path exists, but not with this method (405, with Allow)."""
+
+    code = "method_not_allowed"
+    http_status = 405
+
+
+class UnsupportedMediaType(InvalidRequest):
+    """The body is not declared as UTF-8 JSON (Content-Type), or is compressed (Content-Encoding): 415."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class RequestTimeout(InvalidRequest):
+    """The request's headers or body did not arrive within the server's read timeouts (408; the connection closes)."""
+
+    code = "request_timeout"
+    http_status = 408
+
+
 class Unavailable(RLVRError):
     """The service cannot take the request now; retrying later may succeed."""
 
@@ -148,6 +176,10 @@ def error_from_body(http_status: int, body: Any) -> RLVRError:
     fallback: type[RLVRError] = InternalError
     if http_status in (413,):
         fallback = PayloadTooLarge
+    elif http_status == 415:
+        fallback = UnsupportedMediaType
+    elif http_status == 408:
+        fallback = RequestTimeout
     elif http_status == 401:
         fallback = Unauthorized
     elif http_status == 403:

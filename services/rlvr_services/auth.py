@@ -4,11 +4,15 @@ Keys come from ``RLVR_API_KEYS`` (JSON) and the mounted file ``RLVR_API_KEYS_FIL
 in one shape: ``{"keys": [{"name": "trainer", "key": "<token>", "scopes": ["score", "run", "admin"]}]}``.
 With no key configured every endpoint is open (and a service listening beyond loopback says so loudly).
 
-- ``score``: ``POST /v1/score``, ``GET /v1/verifiers``, a worker's ``POST /v1/verify``;
+- ``score``: ``POST /v1/score``, ``GET /v1/verifiers``, a worker's ``POST /v1/verify``, and the peer protocols
+  that score (``/compat/openrlhf/…``, ``/compat/slime…``, ``/compat/nemo-gym/…``);
 - ``run``: ``POST /v1/run`` (it executes programs);
 - ``admin``: ``GET /metrics``;
 - open: ``/healthz`` and ``/readyz`` (probes), ``/docs`` and ``/openapi.json`` (the schema, no data).
   Any other path needs a valid key of any scope.
+
+A key may also come as the password of HTTP Basic credentials (any user name), for peer clients that send no
+headers of their own but take credentials in the URL.
 
 Only a SHA-256 digest of each key is kept; a presented token is hashed and compared with every key's digest
 with ``hmac.compare_digest`` (same length, no early exit). A key never reaches a log line or a metric: denials
@@ -17,6 +21,7 @@ are logged and counted by the key's *name* only.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
@@ -57,6 +62,12 @@ PATH_SCOPES: dict[str, KeyScope] = {
     "/v1/run": KeyScope.RUN,
     "/metrics": KeyScope.ADMIN,
 }
+# the peer protocols that score (OpenRLHF, slime, NeMo-Gym), under their prefix
+PREFIX_SCOPES: tuple[tuple[str, KeyScope], ...] = (
+    ("/compat/openrlhf/", KeyScope.SCORE),
+    ("/compat/slime", KeyScope.SCORE),
+    ("/compat/nemo-gym/", KeyScope.SCORE),
+)
 
 
 class KeyEntry(BaseModel):
@@ -159,14 +170,26 @@ class KeyRing:
 
 def required_scope(path: str) -> KeyScope | None:
     """The scope a path needs; None for a path any valid key may call (check ``OPEN_PATHS`` first)."""
-    return PATH_SCOPES.get(path.rstrip("/") or "/")
+    path = path.rstrip("/") or "/"
+    if path in PATH_SCOPES:
+        return PATH_SCOPES[path]
+    return next((scope for prefix, scope in PREFIX_SCOPES if path.startswith(prefix)), None)
 
 
 def _bearer(scope: Scope) -> str | None:
+    """The bearer token; or the password of HTTP Basic credentials, for clients that can only put a key in the
+    URL (``http://rlvr:KEY@host/…``: OpenRLHF's and slime's reward clients send no headers of their own)."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             kind, _, token = value.decode("latin-1").strip().partition(" ")
-            return token.strip() if kind.lower() == "bearer" and token.strip() else None
+            token = token.strip()
+            if kind.lower() == "basic" and token:
+                try:
+                    token = base64.b64decode(token, validate=True).decode("utf-8").partition(":")[2]
+                except (ValueError, UnicodeDecodeError):
+                    return None
+                return token or None
+            return token if kind.lower() == "bearer" and token else None
     return None
 
 

@@ -1,5 +1,5 @@
-"""HTTP pieces shared by the gateway and the worker: the one exception handler, the body cap,
-request metrics and the health endpoints."""
+"""HTTP pieces shared by the gateway and the worker: the one exception handler, request metrics and the health
+endpoints (the body checks are in `intake`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.exceptions import HTTPException
 
-from rlvr_client.errors import InternalError, InvalidRequest, PayloadTooLarge, RLVRError, Unauthorized, Unavailable
+from rlvr_client.errors import (
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    RLVRError,
+    Unauthorized,
+    Unavailable,
+)
 from rlvr_client.models import ErrorResponse, Health, QueueState
 
 from .metrics import Metrics
@@ -64,58 +72,30 @@ def install_error_handlers(app: FastAPI) -> None:
         detail_errors = [{"field": _loc(e.get("loc", ())), "message": str(e.get("msg"))} for e in exc.errors()]
         return error_response(InvalidRequest("; ".join(problems[:20]), details={"errors": detail_errors[:100]}))
 
+    async def on_http(request: Request, exc: Exception) -> Response:
+        """Routing's own answers (404, 405) in the one shape; 405 keeps its Allow header."""
+        assert isinstance(exc, HTTPException)
+        where = f"{request.method} {request.url.path}"
+        err: RLVRError
+        if exc.status_code == 404:
+            err = NotFound(f"{where}: no such route (see /openapi.json)")
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            err = MethodNotAllowed(f"{where}: method not allowed here (allowed: {allowed})", details={"allow": allowed})
+        elif exc.status_code < 500:
+            err = InvalidRequest(f"{where}: {exc.detail}")
+        else:
+            err = InternalError(f"{where}: {exc.detail}")
+        return JSONResponse(err.to_body(), status_code=exc.status_code, headers=exc.headers)
+
     async def on_unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         return error_response(InternalError(f"internal error: {type(exc).__name__}"))
 
     app.add_exception_handler(RLVRError, on_rlvr)
+    app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(Exception, on_unexpected)
-
-
-class BodyLimit:
-    """ASGI middleware: refuse bodies over ``limit`` bytes with a 413, before they are buffered whole."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        too_large = PayloadTooLarge(
-            f"request body is over the limit of {self.limit:,} bytes (set RLVR_MAX_REQUEST_BYTES to change it)",
-            details={"limit": self.limit},
-        )
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await error_response(too_large)(scope, receive, send)
-                return
-        chunks: list[bytes] = []
-        seen = 0
-        while True:  # buffer the body (the app would anyway), giving up as soon as it is too large
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body = message.get("body", b"")
-            seen += len(body)
-            if seen > self.limit:
-                await error_response(too_large)(scope, receive, send)
-                return
-            chunks.append(body)
-            if not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
 
 
 def install_request_metrics(app: FastAPI, metrics: Metrics) -> None:

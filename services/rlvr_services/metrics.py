@@ -30,6 +30,11 @@ class Metrics:
         self.dead_letters = Gauge(
             "rlvr_dead_letters", "Entries in the dead-letter stream per verifier", ["verifier"], registry=self.registry
         )
+        self.resent_jobs = Counter(
+            "rlvr_resent_jobs",
+            "Queue mode: jobs queued again because Redis lost their entries (restarted without persistence)",
+            registry=self.registry,
+        )
         self.live_workers = Gauge(
             "rlvr_live_workers",
             "Queue mode: workers of a verifier whose heartbeat is recent (RLVR_LIVE_WORKER_S)",

@@ -9,10 +9,17 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from rlvr_client.labels import SpecTemplate
 from rlvr_sandbox.pool import SandboxConfig
 
 from . import constants
 from .backends.config import BackendConfig, load_backends
+
+# special-token texts that end (or pad) a decoded sequence: Qwen/ChatML, Llama 2/3, GPT-2, DeepSeek, Phi, Gemma
+EOS_TEXTS = (
+    "<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>", "<|end_of_text|>", "<｜end▁of▁sentence｜>", "<|end|>",
+    "<end_of_turn>", "<eos>", "<pad>", "<|finetune_right_pad_id|>",
+)
 
 
 def _default_processes() -> int:
@@ -37,6 +44,13 @@ class CommonSettings(BaseSettings):
     max_completion_chars: int = Field(default=1_000_000, ge=1, description="Longer completions get a 413.")
     max_prompt_chars: int = Field(default=1_000_000, ge=1, description="Longer prompts get a 413.")
     max_request_bytes: int = Field(default=256 * 1024 * 1024, ge=1, description="Larger bodies get a 413.")
+    max_json_depth: int = Field(default=64, ge=2, le=500, description="Bodies nested deeper (arrays, objects): 422.")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="A connection whose request headers have not all arrived by then is closed."
+    )
+    body_timeout_s: float = Field(
+        default=60.0, gt=0, description="A request body not received in full this long after its headers gets a 408."
+    )
 
     backends: dict[str, Any] = Field(
         default_factory=dict,
@@ -96,6 +110,28 @@ class GatewaySettings(CommonSettings):
         ge=0,
         description="Queue mode: while its verifier has no live worker, an item is `timeout` this long after its "
         "own deadline (counted from when it was queued).",
+    )
+    # the peer protocols (/compat/...): see the README's "Use it from your trainer"
+    compat_fallback: float = Field(
+        default=0.0,
+        allow_inf_nan=False,
+        description="OpenRLHF, slime and NeMo-Gym endpoints: the reward given where verification failed (their "
+        "protocols cannot say 'no score'); always flagged in the peer's own metrics.",
+    )
+    compat_profiles: dict[str, list[SpecTemplate]] = Field(
+        default_factory=dict,
+        description='Named reward-spec profiles a peer route can name, as JSON: {"name": [{"name", "weight", '
+        '"params", "from_label"}]}; `from_label` is the param the sample\'s label fills ("*": merge a JSON object). '
+        "`math` (the label as the math gold) is built in and is the default.",
+    )
+    compat_eos_texts: list[str] = Field(
+        default_factory=lambda: list(EOS_TEXTS),
+        description="OpenRLHF: end-of-sequence and padding texts stripped from the end of each query.",
+    )
+    nemo_gym_profile: str | None = Field(
+        default=None,
+        description="Also serve this NeMo-Gym resources-server profile (math, instruction_following, code) at the "
+        "root (/verify, /seed_session, …): NeMo-Gym addresses a resources server by host and port only.",
     )
 
 

@@ -22,7 +22,8 @@ from .auth import KeyRing, install_auth, load_api_keys
 from .backends import pool as backends
 from .drain import Drain, DrainGate
 from .gateway.dispatch import LocalRunners, run_on
-from .http import ERROR_RESPONSES, BodyLimit, install_error_handlers, install_health, install_request_metrics
+from .http import ERROR_RESPONSES, install_error_handlers, install_health, install_request_metrics
+from .intake import install_intake
 from .limits import check_count, check_item
 from .metrics import Metrics
 from .runtime.jobs import Job, item_timeout
@@ -157,7 +158,7 @@ def create_worker_app(settings: WorkerSettings | None = None) -> FastAPI:
 
         install_run(app)
 
-    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    install_intake(app, settings)  # content type, size, read timeout, UTF-8, depth, surrogates
     app.add_middleware(DrainGate, drain=drain)
     install_auth(app, ring, metrics, settings.host)  # outermost: no body is read for a refused request
     return app

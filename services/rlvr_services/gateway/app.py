@@ -13,11 +13,13 @@ from .. import __version__
 from ..auth import KeyRing, install_auth, load_api_keys
 from ..backends import pool as backends
 from ..drain import Drain, DrainGate
-from ..http import ERROR_RESPONSES, BodyLimit, install_error_handlers, install_health, install_request_metrics
+from ..http import ERROR_RESPONSES, install_error_handlers, install_health, install_request_metrics
+from ..intake import install_intake
 from ..metrics import Metrics
 from ..runs import install_run
 from ..runtime.registry import Registry, load_plugins
 from ..settings import GatewaySettings
+from .compat import install_compat
 from .dispatch import Dispatcher, EmbeddedDispatcher
 from .scoring import Scorer
 
@@ -121,8 +123,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     if not settings.redis_url:  # in queue mode programs run on the `code` workers, which serve /v1/run
         install_run(app)
+    install_compat(app, scorer, settings)  # OpenRLHF, slime and NeMo-Gym protocols (/compat/...)
 
-    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    install_intake(app, settings)  # content type, size, read timeout, UTF-8, depth, surrogates
     app.add_middleware(DrainGate, drain=drain)
     install_auth(app, ring, metrics, settings.host)  # outermost: no body is read for a refused request
     return app

@@ -10,7 +10,9 @@ A reclaimed entry is a suspect: its worker died holding it. One with several job
 one entry per job; a single-job suspect runs alone, with nothing else in flight, and the attempt
 is counted in Redis, so a death is blamed on the job that caused it and not on the innocent jobs
 fetched with it. A job whose attempts pass ``max_attempts`` (it keeps killing workers) goes to
-the dead-letter stream and its item gets an ``error`` verdict.
+the dead-letter stream and its item gets an ``error`` verdict. Entries pending for this very worker that it
+does not hold (Redis delivered them, the reply was lost when the connection broke) are taken back whenever the
+read loop (re)starts.
 
 A worker serving several verifiers runs one consumer per verifier; each heartbeats into its own
 verifier's set of live workers. Draining (SIGTERM, `drain`): the consumer leaves that set, stops
@@ -35,6 +37,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .. import constants as keys
@@ -50,6 +55,8 @@ log = logging.getLogger(__name__)
 
 _LINGER_S = 0.002
 _HAND_BACK_WAIT_S = 5.0  # how long a closing consumer waits for a delivery in progress
+_RETRY_S = 0.5  # a loop that met a Redis error starts again this much later
+_DELIVERY_TRIES = 120  # about two minutes of retries (at most 1 s apart) while Redis does not answer
 ASYNC_PREFETCH = 512  # jobs a worker of a model-based verifier holds at once (they wait on the backend)
 
 
@@ -95,7 +102,10 @@ class StreamConsumer:
         # jobs waiting for a verdict at most: a model-based verifier waits on I/O, so it holds hundreds
         io_bound = REGISTRY.get_class(self.verifier).execution is Execution.ASYNC
         self.prefetch = settings.prefetch or (ASYNC_PREFETCH if io_bound else 8 * settings.processes)
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        # a pooled connection that Redis closed (it restarted) is reconnected once, not failed to the caller
+        self.redis: aioredis.Redis = aioredis.Redis.from_url(
+            settings.redis_url, decode_responses=True, retry=Retry(NoBackoff(), 1, (RedisConnectionError,))
+        )
         self.reader: aioredis.Redis = aioredis.Redis.from_url(
             settings.redis_url, decode_responses=True, socket_timeout=30
         )
@@ -131,11 +141,12 @@ class StreamConsumer:
                 await loop_fn()
                 return
             except RedisError as exc:
-                log.warning("%s: Redis error (%s); retrying in 1s", loop_fn.__name__, exc)
-                await asyncio.sleep(1.0)
+                log.warning("%s: Redis error (%s); retrying in %gs", loop_fn.__name__, exc, _RETRY_S)
+                await asyncio.sleep(_RETRY_S)
 
     async def _read_loop(self) -> None:
         await ensure_group(self.redis, self.stream)
+        await self._adopt_lost_deliveries()
         while self.claiming:
             if self.suspects:
                 await self._run_suspects()
@@ -151,6 +162,25 @@ class StreamConsumer:
             )
             for _, entries in reply or []:
                 self._start(list(entries))  # claimed even if draining began meanwhile: run them
+
+    async def _adopt_lost_deliveries(self) -> None:
+        """Take the entries pending for this consumer that it does not hold: Redis delivered them (and, with AOF,
+        kept that) but the reply was lost when the connection broke. Without this they would wait for the reclaim
+        idle time, then run one at a time as suspects."""
+        if not self.claiming:
+            return
+        pending = await self.redis.xpending_range(
+            self.stream, keys.GROUP, "-", "+", max(100, 4 * self.prefetch), consumername=self.consumer
+        )
+        known = set(self.held) | {entry_id for entry_id, _ in self.suspects}  # suspects run alone, counted
+        lost: list[Any] = [p["message_id"] for p in pending if p["message_id"] not in known]
+        if not lost:
+            return
+        claimed: Any = await self.redis.xclaim(self.stream, keys.GROUP, self.consumer, 0, lost)
+        entries = [(entry_id, fields) for entry_id, fields in claimed if fields]
+        log.warning("%s: took back %d entr(ies) delivered to this worker whose reply was lost", self.verifier,
+                    len(entries))
+        self._start(entries)
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -300,7 +330,7 @@ class StreamConsumer:
                 assert verdict is not None
                 by_gateway[held.entry.reply_to].append((task_id, verdict))
         ids = [held.entry_id for held in batch]
-        for attempt in range(30):
+        for attempt in range(_DELIVERY_TRIES):
             try:
                 async with self.redis.pipeline(transaction=True) as pipe:
                     for reply_to, results in by_gateway.items():
@@ -313,7 +343,7 @@ class StreamConsumer:
                 return
             except RedisError as exc:  # the entries stay pending: if we give up, another worker reclaims them
                 log.warning("could not deliver %d entries (%s); retry %d", len(ids), exc, attempt + 1)
-                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                await asyncio.sleep(min(1.0, 0.1 * 2**attempt))  # soon after Redis is back: at most 1 s late
 
     async def _bury(self, entry_id: str, fields: Mapping[str, str], reason: str) -> None:
         """Move an entry to the dead-letter stream and answer its items (if readable) with an error."""

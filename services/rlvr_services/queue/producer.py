@@ -9,6 +9,9 @@ refused at once (`unserved`), and the refusal is recorded in its demand list (an
 it to zero wakes on it). While an item waits, if its verifier has no live worker left, the item is `timeout`
 at its own deadline plus ``RLVR_TIMEOUT_GRACE_S`` instead of the request timeout, and entries nobody waits
 for any more are deleted from the stream.
+
+Redis failures (`recovery`): while Redis does not answer, requests get 503 at once; when it comes back without
+the entries this gateway waits on (restarted without persistence, flushed), their jobs are queued again.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from rlvr_client.errors import NoLiveWorker, Overloaded, Unavailable
 from rlvr_client.models import QueueState
@@ -34,18 +40,13 @@ from ..runtime.registry import Registry
 from ..runtime.verifier import Execution, Verdict
 from ..settings import GatewaySettings
 from .entries import TaskEntry, chunk_size, decode_results
+from .recovery import CONNECT_TIMEOUT_S, WATCH_S, Outstanding, RedisWatch, ensure_group, resend_lost
 from .states import read_states, start_command
 
 log = logging.getLogger(__name__)
 
 
-async def ensure_group(redis: aioredis.Redis, stream: str) -> None:
-    """Create the stream and its consumer group (from the start, so no task is skipped)."""
-    try:
-        await redis.xgroup_create(stream, keys.GROUP, id="0", mkstream=True)
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
+__all__ = ["QueueDispatcher", "ensure_group"]
 
 
 class QueueDispatcher:
@@ -66,13 +67,21 @@ class QueueDispatcher:
             if registry.get_class(n).execution is Execution.INLINE and not settings.queue_inline
         ]
         self.queued = [n for n in registry.names() if n not in self.local_names]
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        # a pooled connection that Redis closed (it restarted) is reconnected once, not failed to the caller
+        self.redis: aioredis.Redis = aioredis.Redis.from_url(
+            settings.redis_url, decode_responses=True, socket_connect_timeout=CONNECT_TIMEOUT_S,
+            retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
+        )
         # the blocking XREAD must outlast its block time: redis-py's default socket timeout is 5 s
         self.reader_redis: aioredis.Redis = aioredis.Redis.from_url(
-            settings.redis_url, decode_responses=True, socket_timeout=30
+            settings.redis_url, decode_responses=True, socket_timeout=30, socket_connect_timeout=CONNECT_TIMEOUT_S
         )
         self.local: LocalRunners | None = None
         self.reader: asyncio.Task[None] | None = None
+        self.results_from = "0-0"  # the reader's position in the result stream
+        self.outstanding: set[Outstanding] = set()  # what each dispatch waits on, to re-send if Redis loses it
+        self.watch = RedisWatch(settings.redis_url)
+        self.watcher: asyncio.Task[None] | None = None
         self.live_cache: dict[str, tuple[float, int]] = {}
         self.states_cache: tuple[float, dict[str, QueueState]] = (0.0, {})
         self.aborted: Verdict | None = None  # the verdict `abort` gave the items it answered
@@ -86,21 +95,46 @@ class QueueDispatcher:
                 await ensure_group(self.redis, keys.task_stream(self.prefix, name))
         except RedisError as exc:
             log.warning("Redis at %s does not answer yet: %s", self.settings.redis_url, exc)
+        await self.watch.poll(())
         self.reader = asyncio.create_task(self._read_results(), name="rlvr-results-reader")
+        self.watcher = asyncio.create_task(self._watch_redis(), name="rlvr-redis-watch")
+
+    async def _watch_redis(self) -> None:
+        """Poll Redis; when it lost what this gateway wrote, queue the lost jobs again (`recovery`)."""
+        while True:
+            await asyncio.sleep(WATCH_S)
+            batches = list(self.outstanding)
+            await self.watch.poll({batch.stream for batch in batches})
+            if not self.watch.loss_suspected:
+                continue
+            self.results_from = "0-0"  # maybe a new result stream: read it from its start (re-reads are dropped)
+            try:
+                self.metrics.resent_jobs.inc(await resend_lost(self.redis, batches, self.results_key, self._deliver))
+                self.watch.loss_suspected = False
+            except RedisError as exc:  # it went away again: the next poll tries again
+                log.warning("could not look up or re-send lost task entries yet: %s", exc)
+
+    def _unavailable(self, why: str) -> Unavailable:
+        return Unavailable(f"Redis does not answer: {why}", details={"retry_after_s": self.settings.retry_after_s})
 
     async def _read_results(self) -> None:
-        last = "0-0"
+        failing = False
         while True:
             try:
-                reply: Any = await self.reader_redis.xread({self.results_key: last}, count=1000, block=2000)
+                reply: Any = await self.reader_redis.xread(
+                    {self.results_key: self.results_from}, count=1000, block=2000
+                )
             except RedisError as exc:
-                log.warning("reading results from Redis failed (%s); retrying in 1s", exc)
-                await asyncio.sleep(1.0)
+                if not failing:
+                    log.warning("reading results from Redis failed (%s); retrying every %gs", exc, WATCH_S)
+                failing = True
+                await asyncio.sleep(WATCH_S)
                 continue
+            failing = False
             for _, entries in reply or []:
                 ids = []
                 for entry_id, fields in entries:
-                    last = entry_id
+                    self.results_from = entry_id
                     ids.append(entry_id)
                     self._deliver(fields)
                 if ids:
@@ -141,7 +175,10 @@ class QueueDispatcher:
     async def unserved(self, names: list[str]) -> dict[str, str]:
         """Of these verifiers, those with no live worker, each with the reason to give its items.
 
-        Raises `NoLiveWorker` (503) when no verifier of the request can be served."""
+        Raises `NoLiveWorker` (503) when no verifier of the request can be served, `Unavailable` (503) at once
+        while Redis does not answer."""
+        if self.watch.down is not None and any(n in self.queued for n in names):
+            raise self._unavailable(self.watch.down)
         try:
             dead = [n for n in names if n in self.queued and await self._live_workers(n) == 0]
             if dead:
@@ -153,9 +190,7 @@ class QueueDispatcher:
                         pipe.expire(demand, keys.DEMAND_TTL_S)
                     await pipe.execute()
         except RedisError as exc:
-            raise Unavailable(
-                f"Redis does not answer: {exc}", details={"retry_after_s": self.settings.retry_after_s}
-            ) from exc
+            raise self._unavailable(str(exc)) from exc
         if dead and len(dead) == len(names):
             raise NoLiveWorker(
                 self._no_worker(dead),
@@ -174,9 +209,7 @@ class QueueDispatcher:
             try:
                 depth = int(await self.redis.xlen(keys.task_stream(self.prefix, name)))
             except RedisError as exc:
-                raise Unavailable(
-                    f"Redis does not answer: {exc}", details={"retry_after_s": self.settings.retry_after_s}
-                ) from exc
+                raise self._unavailable(str(exc)) from exc
             if depth + n > self.settings.max_backlog:
                 raise Overloaded(
                     f"the {name} queue holds {depth:,} tasks; {n:,} more would pass the backlog limit of "
@@ -201,17 +234,17 @@ class QueueDispatcher:
             fut.add_done_callback(lambda _f: hist.observe(time.monotonic() - start))
             self.pending[task_id] = fut
             futures.append(fut)
-        tasks = list(zip(task_ids, jobs, strict=True))
+        sent = Outstanding(stream, self.results_key, deadline, list(zip(task_ids, jobs, strict=True)), futures)
         pipe = self.redis.pipeline(transaction=False)
-        entries: list[tuple[str, range]] = []
         abandoned: set[int] = set()
         try:
             try:
                 size = chunk_size(len(jobs), await self._live_workers(verifier))
-                spans = [range(i, min(i + size, len(tasks))) for i in range(0, len(tasks), size)]
+                spans = [tuple(range(i, min(i + size, len(jobs)))) for i in range(0, len(jobs), size)]
                 for span in spans:
-                    pipe.xadd(stream, TaskEntry(self.results_key, deadline, tasks[span.start : span.stop]).encode())
-                entries = list(zip(await pipe.execute(), spans, strict=True))
+                    pipe.xadd(stream, TaskEntry(self.results_key, deadline, [sent.tasks[i] for i in span]).encode())
+                sent.entries = list(zip(await pipe.execute(), spans, strict=True))
+                self.outstanding.add(sent)
             except RedisError as exc:
                 raise Unavailable(
                     f"could not enqueue {verifier} tasks: {exc}", details={"retry_after_s": self.settings.retry_after_s}
@@ -234,9 +267,10 @@ class QueueDispatcher:
                     )
             return out
         finally:
+            self.outstanding.discard(sent)
             for task_id in task_ids:
                 self.pending.pop(task_id, None)
-            await self._forget(stream, [entry_id for entry_id, span in entries if all(i in abandoned for i in span)])
+            await self._forget(stream, [entry_id for entry_id, span in sent.entries if set(span) <= abandoned])
 
     async def _wait(
         self, verifier: str, futures: list[asyncio.Future[Verdict]], due: list[float], deadline: float
@@ -262,6 +296,9 @@ class QueueDispatcher:
                 continue  # cannot tell: keep waiting, up to the request timeout
             if live:
                 continue  # a live worker reclaims what a dead one held
+            await self.watch.poll(())  # is it the Redis the heartbeats went to? (it may be back without them)
+            if self.watch.down is not None or self.watch.restarted_within(self.settings.live_worker_s):
+                continue  # cannot tell yet: keep waiting
             for i in overdue:
                 given_up.add(i)
                 futures[i].set_result(
@@ -289,6 +326,8 @@ class QueueDispatcher:
         now = time.time()
         if now - at < 0.5:
             return states
+        if self.watch.down is not None:  # known down: do not wait on it
+            return {}
         try:
             states = await read_states(self.redis, self.prefix, self.queued, self.settings.live_worker_s)
         except RedisError:
@@ -307,6 +346,9 @@ class QueueDispatcher:
 
     async def checks(self) -> dict[str, str]:
         out: dict[str, str] = self.local.checks() if self.local else {}
+        if self.watch.down is not None:  # known down: no need to wait on a connection to say so
+            out["redis"] = f"error: {self.watch.down}"
+            return out
         try:
             await self.redis.ping()
             out["redis"] = "ok"
@@ -330,10 +372,12 @@ class QueueDispatcher:
             self.metrics.live_workers.labels(name).set(state.live_workers)
 
     async def close(self) -> None:
-        if self.reader is not None:
-            self.reader.cancel()
+        for task in (self.reader, self.watcher):
+            if task is None:
+                continue
+            task.cancel()
             try:
-                await self.reader
+                await task
             except (asyncio.CancelledError, RedisError):
                 pass
         for fut in self.pending.values():
@@ -343,3 +387,4 @@ class QueueDispatcher:
             await asyncio.to_thread(self.local.close)
         await self.redis.aclose()
         await self.reader_redis.aclose()
+        await self.watch.aclose()
