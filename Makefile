@@ -4,15 +4,22 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install k8s-tools demo demo-train test test-fast lint bench serve clean
+.PHONY: install system-deps k8s-tools demo demo-train test test-fast lint bench serve clean
 
-install: $(STAMP)
+install: $(STAMP) | system-deps
 
-$(STAMP): requirements.lock pyproject.toml clients/pyproject.toml sandbox/pyproject.toml trainer/pyproject.toml
+# bubblewrap, the sandbox languages, python3-venv and a running Redis: installed as root, else the command to run
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(STAMP): requirements.lock tests/requirements-peers.txt pyproject.toml clients/pyproject.toml sandbox/pyproject.toml trainer/pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps lm-eval==0.4.13
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e clients -e sandbox -e trainer -e .
+	# the peers' own client code for tests/test_compat_*.py, without their dependencies, outside site-packages
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --upgrade --target $(VENV)/peers \
+		-r tests/requirements-peers.txt
 	@touch $(STAMP)
 	@echo "installed: $(VENV)/bin/rlvr"
 
@@ -39,7 +46,7 @@ test-fast: install k8s-tools
 lint: install
 	$(VENV)/bin/ruff check clients services sandbox trainer tests bench deploy
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy deploy/helm/keda_simulate.py
+	$(VENV)/bin/mypy deploy/helm/keda_simulate.py deploy/compose_smoke.py
 
 bench: install
 	$(PY) bench/bench_score.py
@@ -48,6 +55,7 @@ bench: install
 	$(PY) bench/bench_language.py
 	$(PY) bench/bench_ifeval.py
 	$(PY) bench/bench_judge.py
+	$(PY) bench/bench_faults.py
 
 serve: install
 	$(VENV)/bin/rlvr serve

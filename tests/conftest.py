@@ -23,6 +23,42 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 
+# Skips a CI run may have (RLVR_CI_SKIPS=strict fails the run on any other): the container backend needs an
+# engine and a sandbox image that CI does not build.
+EXPECTED_CI_SKIPS = ("podman-setup.sh", "the docker SDK is not installed")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int) -> None:
+    """Never skip silently: one line per distinct skip reason, with how many tests it skipped."""
+    skipped: list[pytest.TestReport] = terminalreporter.stats.get("skipped", [])
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reasons[_skip_reason(report)] = reasons.get(_skip_reason(report), 0) + 1
+    if not reasons:
+        return
+    terminalreporter.section("skipped groups")
+    for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"{count:4d} skipped: {reason}")
+    unexpected = [r for r in reasons if not any(e in r for e in EXPECTED_CI_SKIPS)]
+    if unexpected and os.environ.get("RLVR_CI_SKIPS") == "strict":
+        terminalreporter.write_line(f"RLVR_CI_SKIPS=strict: {len(unexpected)} skip reason(s) not expected on CI")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("RLVR_CI_SKIPS") != "strict":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if any(not any(e in _skip_reason(r) for e in EXPECTED_CI_SKIPS) for r in skipped) and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     client = redis.Redis.from_url(REDIS_URL)
