@@ -247,3 +247,38 @@ class EngineStub:
         ids = [*self.tok.encode(text), EOS]
         output = SimpleNamespace(token_ids=ids, text=text + EOS_TEXT, finish_reason="stop", logprobs=None)
         return SimpleNamespace(outputs=[output])
+
+
+def sandbox_fusion() -> ModuleType:
+    """The ``sandbox-fusion`` SDK (its ``run_code`` client and models), with tenacity, from ``.venv/peers``.
+
+    Both are imported with the peers' folder on the path for the import only (so its ``tests`` never shadows
+    ours); the SDK's other dependencies (requests, aiohttp, pydantic.v1) are the project's own.
+    """
+    _require("sandbox_fusion")
+    _require("tenacity")
+    if "sandbox_fusion" not in sys.modules:
+        sys.path.insert(0, str(PEERS))
+        try:
+            importlib.import_module("tenacity")
+            importlib.import_module("sandbox_fusion")
+        finally:
+            sys.path.remove(str(PEERS))
+    return sys.modules["sandbox_fusion"]
+
+
+def verl_sandbox_fusion() -> ModuleType:
+    """verl's SandboxFusion utilities (``verl/utils/reward_score/sandbox_fusion/utils.py``: ``call_sandbox_api``).
+
+    The file imports only the standard library and requests, so it is loaded on its own, under a private name
+    (its package ``__init__`` chain is not needed).
+    """
+    name = "_verl_sandbox_fusion_utils"
+    if name not in sys.modules:
+        path = _require("verl") / "utils/reward_score/sandbox_fusion/utils.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -12,9 +12,12 @@ Each mirrors the peer's own shapes (read from its source; see the README's "Use 
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import binascii
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 __all__ = [
     "NeMoGymAggregateMetrics",
@@ -26,6 +29,9 @@ __all__ = [
     "NeMoGymVerifyRequest",
     "OpenRLHFRequest",
     "OpenRLHFResponse",
+    "SandboxFusionCommandResult",
+    "SandboxFusionRequest",
+    "SandboxFusionResponse",
     "SlimeRequest",
     "SlimeReward",
 ]
@@ -153,3 +159,76 @@ class NeMoGymAggregateMetrics(BaseModel):
     agent_metrics: dict[str, Any] = Field(default_factory=dict, description="Over all measured samples.")
     key_metrics: dict[str, Any] = Field(default_factory=dict, description="The headline (mean/) metrics.")
     repeat_level_metrics: list[dict[str, Any]] = Field(default_factory=list, description="Not computed: empty.")
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
+
+
+def _plain_names(names: list[str], where: str) -> None:
+    for name in names:
+        if not _PLAIN_NAME.fullmatch(name):
+            raise ValueError(f"{where}: {name!r} is not a plain file name (letters, digits, _ . + -; no paths)")
+
+
+class SandboxFusionRequest(BaseModel):
+    """SandboxFusion's ``RunCodeRequest`` (``sandbox/server/sandbox_api.py``; the SDK's ``models.py``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    compile_timeout: float = Field(default=10, gt=0, le=120, description="Compile limit (see the deviations).")
+    run_timeout: float = Field(default=10, gt=0, le=120, description="Wall-clock limit of the run, seconds.")
+    memory_limit_MB: int = Field(default=-1, ge=-1, le=8192, description="-1 or 0: the default (512 MB).")
+    code: str = Field(max_length=1_000_000, description="The program's source.")
+    stdin: str | None = Field(default=None, max_length=64_000_000, description="Its standard input.")
+    language: str = Field(min_length=1, max_length=32, description="A SandboxFusion language name (or ours).")
+    files: dict[str, str | None] = Field(
+        default_factory=dict, max_length=64, description="File name -> base64 content, put beside the program."
+    )
+    fetch_files: list[str] = Field(default_factory=list, max_length=64, description="Files to read back after.")
+
+    @field_validator("memory_limit_MB")
+    @classmethod
+    def _memory(cls, value: int) -> int:
+        if 0 < value < 16:
+            raise ValueError("memory_limit_MB: at least 16 (or -1 for the default)")
+        return value
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        _plain_names(list(value), "files")
+        for name, data in value.items():
+            if data is not None:
+                try:
+                    base64.b64decode(data, validate=True)
+                except (binascii.Error, ValueError):
+                    raise ValueError(f"files: the content of {name!r} is not base64") from None
+        return value
+
+    @field_validator("fetch_files")
+    @classmethod
+    def _fetch(cls, value: list[str]) -> list[str]:
+        _plain_names(value, "fetch_files")
+        return value
+
+
+class SandboxFusionCommandResult(BaseModel):
+    """SandboxFusion's ``CommandRunResult``: one phase (compile or run)."""
+
+    status: Literal["Finished", "Error", "TimeLimitExceeded"]
+    execution_time: float | None = None
+    cpu_time: float | None = None
+    return_code: int | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+
+
+class SandboxFusionResponse(BaseModel):
+    """SandboxFusion's ``RunCodeResponse``; ``SandboxError`` only for our infrastructure faults."""
+
+    status: Literal["Success", "Failed", "SandboxError"]
+    message: str
+    compile_result: SandboxFusionCommandResult | None = None
+    run_result: SandboxFusionCommandResult | None = None
+    executor_pod_name: str | None = None
+    files: dict[str, str] = Field(default_factory=dict, description="Fetched file name -> base64 content.")

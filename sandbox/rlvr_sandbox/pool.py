@@ -13,7 +13,7 @@ import os
 import queue
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -75,6 +75,7 @@ class Execution:
     stdout: bytes = b""
     stderr: bytes = b""
     artifact: bytes = b""  # the file read back after the run (a compile step's binary)
+    fetched: dict[str, bytes] = field(default_factory=dict)  # files read back after a run (``execute(fetch=)``)
     time_s: float = 0.0
     cpu_s: float | None = None
     memory_mb: float | None = None
@@ -184,12 +185,17 @@ class Sandbox:
         files: Mapping[str, bytes] | None = None,
         timeout_s: float = 10.0,
         memory_mb: int = 512,
+        fetch: Sequence[str] = (),
     ) -> Execution:
-        """Compile (once per distinct source) and run ``code``; ``files`` are put beside it in /work."""
+        """Compile (once per distinct source) and run ``code``; ``files`` are put beside it in /work.
+
+        ``fetch`` names files of /work to read back after the run, into ``Execution.fetched`` (those that exist
+        as regular files within the size limit; the others are left out).
+        """
         lang = language if isinstance(language, Language) else self.language(language)
         source = code.encode() if isinstance(code, str) else code
         extra = dict(files or {})
-        check_file_names([*extra, lang.source, *([lang.binary] if lang.compiled else [])])
+        check_file_names([*extra, *fetch, lang.source, *([lang.binary] if lang.compiled else [])])
         if lang.compiled:
             binary = self._compiled(lang, source, extra)
             if isinstance(binary, Execution):
@@ -201,7 +207,7 @@ class Sandbox:
             modes = {}
         return self._run(
             lang, lang.run_argv(), run_files, modes, stdin=stdin, timeout_s=timeout_s,
-            memory_mb=memory_mb, warm=lang.warm == "python",
+            memory_mb=memory_mb, warm=lang.warm == "python", fetch=list(fetch),
         )
 
     def _compiled(self, lang: Language, source: bytes, files: Mapping[str, bytes]) -> bytes | Execution:
@@ -220,7 +226,7 @@ class Sandbox:
     def _run(
         self, lang: Language, argv: list[str], files: Mapping[str, bytes], modes: Mapping[str, int], *,
         timeout_s: float, memory_mb: int, warm: bool, stdin: bytes = b"",
-        collect: list[str] | None = None,
+        collect: list[str] | None = None, fetch: list[str] | None = None,
     ) -> Execution:
         cfg = self.config
         cpu_s = int(timeout_s) + 1
@@ -232,7 +238,8 @@ class Sandbox:
         }
         names = list(files)
         header = {
-            "argv": argv, "python": lang.source if warm else None, "limits": limits, "collect": collect or [],
+            "argv": argv, "python": lang.source if warm else None, "limits": limits,
+            "collect": (collect or []) + (fetch or []),
             "env": {"PATH": PATH, "HOME": "/work", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
             "files": [{"name": n, "mode": modes.get(n, 0o644)} for n in names],
         }
@@ -258,7 +265,14 @@ class Sandbox:
             if result["status"] == "setup_error":
                 last_error = str(result.get("error", "setup failed"))
                 continue
-            return _execution(result, outputs, oom=oom, cpu_limit=cpu_s, collect=bool(collect))
+            run = _execution(result, outputs, oom=oom, cpu_limit=cpu_s, collect=bool(collect))
+            if fetch:
+                infos = result.get("collected") or []
+                run.fetched.update(
+                    (name, blob) for name, info, blob in zip(fetch, infos, outputs[2:], strict=False)
+                    if not info.get("error")
+                )
+            return run
         return Execution(RunStatus.SANDBOX_ERROR, reason=f"the sandbox failed twice: {last_error}")
 
 

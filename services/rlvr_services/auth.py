@@ -6,9 +6,11 @@ With no key configured every endpoint is open (and a service listening beyond lo
 
 - ``score``: ``POST /v1/score``, ``GET /v1/verifiers``, a worker's ``POST /v1/verify``, and the peer protocols
   that score (``/compat/openrlhf/…``, ``/compat/slime…``, ``/compat/nemo-gym/…``);
-- ``run``: ``POST /v1/run`` (it executes programs);
+- ``run``: ``POST /v1/run`` (it executes programs), and SandboxFusion's ``POST /run_code`` (also under
+  ``/compat/sandboxfusion/``; the SDK sends no headers: put the key in the URL as Basic credentials);
 - ``admin``: ``GET /metrics``;
-- open: ``/healthz`` and ``/readyz`` (probes), ``/docs`` and ``/openapi.json`` (the schema, no data).
+- open: ``/healthz`` and ``/readyz`` (probes), SandboxFusion's ``GET /v1/ping`` (its probe: it answers
+  "pong" and runs nothing), ``/docs`` and ``/openapi.json`` (the schema, no data).
   Any other path needs a valid key of any scope.
 
 A key may also come as the password of HTTP Basic credentials (any user name), for peer clients that send no
@@ -54,12 +56,16 @@ class KeyScope(str, Enum):
     ADMIN = "admin"
 
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+OPEN_PATHS = frozenset({
+    "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",
+    "/v1/ping", "/compat/sandboxfusion/v1/ping",  # SandboxFusion's liveness probe
+})
 PATH_SCOPES: dict[str, KeyScope] = {
     "/v1/score": KeyScope.SCORE,
     "/v1/verifiers": KeyScope.SCORE,
     "/v1/verify": KeyScope.SCORE,
     "/v1/run": KeyScope.RUN,
+    "/run_code": KeyScope.RUN,
     "/metrics": KeyScope.ADMIN,
 }
 # the peer protocols that score (OpenRLHF, slime, NeMo-Gym), under their prefix
@@ -67,6 +73,7 @@ PREFIX_SCOPES: tuple[tuple[str, KeyScope], ...] = (
     ("/compat/openrlhf/", KeyScope.SCORE),
     ("/compat/slime", KeyScope.SCORE),
     ("/compat/nemo-gym/", KeyScope.SCORE),
+    ("/compat/sandboxfusion/", KeyScope.RUN),  # SandboxFusion's /run_code runs programs
 )
 
 

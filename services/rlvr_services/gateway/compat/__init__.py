@@ -3,7 +3,9 @@
 - ``/compat/openrlhf/get_reward``: OpenRLHF's remote reward model (:mod:`.openrlhf`);
 - ``/compat/slime``: slime's ``remote_rm`` (:mod:`.slime`);
 - ``/compat/nemo-gym/<profile>/...``: NeMo-Gym resources servers for math, instruction following and code
-  (:mod:`.nemo_gym`).
+  (:mod:`.nemo_gym`);
+- ``/run_code`` and ``/v1/ping`` (also under ``/compat/sandboxfusion``): SandboxFusion's sandbox API
+  (:mod:`.sandboxfusion`), installed with ``/v1/run`` wherever programs run (``rlvr_services.runs``).
 
 verl needs no endpoint: its adapter is a reward function in the client package (``rlvr_client.verl``).
 """
