@@ -265,7 +265,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> None:
         f"{tally.wrong} | {sum(tally.http_errors.values())} {dict(tally.http_errors) or ''} |"
     )
     print(
-        f"memory of {len(names)} processes: summed PSS {pss[0][1]:.0f} MiB at start, "
+        f"memory ({len(names)} processes seen, the jail's short-lived runs included): "
+        f"summed PSS {pss[0][1]:.0f} MiB at start, "
         f"{window_mean(pss, warm, warm + 60):.0f} after {args.warm_up_min:g} min warm-up, "
         f"{window_mean(pss, end - 60, end):.0f} at the end: growth {growth['PSS']:+.1f}% "
         f"(RSS {growth['RSS']:+.1f}%); samples in {args.out / f'soak-{mode}.csv'}, plot {args.out / f'soak-{mode}.png'}"
