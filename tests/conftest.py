@@ -6,6 +6,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,16 +72,25 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+@contextmanager
+def scratch_prefix(redis_url: str = REDIS_URL) -> Iterator[str]:
+    """A fresh key namespace; every key under it is deleted on the way out."""
+    prefix = f"rlvr-test-{uuid.uuid4().hex[:10]}"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
 @pytest.fixture
 def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key namespace of this test's own; its keys are deleted afterwards."""
-    prefix = f"rlvr-test-{uuid.uuid4().hex[:10]}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with scratch_prefix(redis_url) as prefix:
+        yield prefix
 
 
 @pytest.fixture(scope="session")

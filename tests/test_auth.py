@@ -7,14 +7,12 @@ import asyncio
 import json
 import logging
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from test_queue import queue_gateway
 
 from rlvr_client import AsyncRewardClient, Forbidden, RetryPolicy, RewardClient, Unauthorized
@@ -24,7 +22,7 @@ from rlvr_services.server import serve_in_thread
 from rlvr_services.settings import GatewaySettings, WorkerSettings
 from rlvr_services.worker import create_worker_app
 
-from conftest import wait_ready
+from conftest import scratch_prefix, wait_ready
 
 pytestmark = [pytest.mark.redis]
 
@@ -49,16 +47,8 @@ def bearer(key: str) -> dict[str, str]:
 @contextmanager
 def keyed_gateway(redis_url: str) -> Iterator[str]:
     """A queue-mode gateway (format runs in it; nothing waits on a worker) with API keys on."""
-    prefix = f"rlvr-test-{uuid.uuid4().hex[:10]}"
-    try:
-        with queue_gateway(redis_url, prefix, api_keys=json.dumps(KEYS)) as url:
-            yield url
-    finally:
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+    with scratch_prefix(redis_url) as prefix, queue_gateway(redis_url, prefix, api_keys=json.dumps(KEYS)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,15 @@ import json
 import select
 import socket
 import time
-import uuid
 import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import redis
 from test_queue import queue_gateway, thread_worker
 
-from conftest import REDIS_URL
+from conftest import REDIS_URL, scratch_prefix
 
 HEADER_TIMEOUT_S = 2.0
 BODY_TIMEOUT_S = 3.0
@@ -35,17 +33,13 @@ def embedded_url(gateway_url: str) -> str:
 def queue_url() -> Iterator[str]:
     """A queue-mode gateway, with short read timeouts (the slow-client test waits for them), and a worker (in a
     thread) for `sleep` and `math`, on the shared test Redis."""
-    prefix = f"rlvr-test-{uuid.uuid4().hex[:10]}"
     timeouts = {"header_timeout_s": HEADER_TIMEOUT_S, "body_timeout_s": BODY_TIMEOUT_S}
-    try:
-        with thread_worker("sleep,math", REDIS_URL, prefix), queue_gateway(REDIS_URL, prefix, **timeouts) as url:
-            yield url
-    finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        stale = list(client.scan_iter(f"{prefix}:*"))
-        if stale:
-            client.delete(*stale)
-        client.close()
+    with (
+        scratch_prefix() as prefix,
+        thread_worker("sleep,math", REDIS_URL, prefix),
+        queue_gateway(REDIS_URL, prefix, **timeouts) as url,
+    ):
+        yield url
 
 
 @pytest.fixture(params=["embedded", "queue"])

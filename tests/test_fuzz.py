@@ -11,15 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from test_queue import queue_gateway, thread_worker
 
-from conftest import REDIS_URL, TESTS
+from conftest import REDIS_URL, TESTS, scratch_prefix
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 SEED = 20261
@@ -28,16 +26,8 @@ MAX_EXAMPLES = 25  # per operation and phase: about 2,500 requests a mode, ~30 s
 
 @pytest.fixture(scope="module")
 def queue_url() -> Iterator[str]:
-    prefix = f"rlvr-test-{uuid.uuid4().hex[:10]}"
-    try:
-        with thread_worker("sleep", REDIS_URL, prefix), queue_gateway(REDIS_URL, prefix) as url:
-            yield url
-    finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        stale = list(client.scan_iter(f"{prefix}:*"))
-        if stale:
-            client.delete(*stale)
-        client.close()
+    with scratch_prefix() as prefix, thread_worker("sleep", REDIS_URL, prefix), queue_gateway(REDIS_URL, prefix) as url:
+        yield url
 
 
 def fuzz(url: str, workdir: Path) -> None:
