@@ -3,8 +3,9 @@
 # and by .ci/run:
 #   - python3's venv module (Debian: python3-venv);
 #   - bubblewrap, the code sandbox's jail;
-#   - every sandbox language's compiler and runtime: the executables named in
-#     sandbox/rlvr_sandbox/languages.toml, from the Debian packages its `packages` keys list;
+#   - every sandbox language's compiler and runtime: the files its `programs` key names in
+#     sandbox/rlvr_sandbox/languages.toml (else the first word of its compile and run commands),
+#     from the Debian packages its `packages` key lists;
 #   - a Redis on 127.0.0.1:6379 for queue mode and the tests: installed and started when none answers
 #     (no persistence: a scratch server; deployments run their own).
 # As root it installs what is missing with apt-get; otherwise it prints the one command to run and stops.
@@ -30,15 +31,17 @@ PY
 missing=()
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
-# "executable package..." per language: its compile and run programs (absolute paths) and where they come from
+# "program package..." per language: the files it needs (absolute paths) and where they come from
 while read -r exe packages; do
-    [ -x "$exe" ] || missing+=($packages)
+    [ -e "$exe" ] || missing+=($packages)
 done < <(python3 - <<'PY'
 import tomllib
 with open("sandbox/rlvr_sandbox/languages.toml", "rb") as f:
     table = tomllib.load(f)
 for name, spec in table.items():
-    programs = [argv[0] for argv in (spec.get("compile"), spec.get("run")) if argv and argv[0].startswith("/")]
+    programs = spec.get("programs") or [
+        argv[0] for argv in (spec.get("compile"), spec.get("run")) if argv and argv[0].startswith("/")
+    ]
     for exe in dict.fromkeys(programs):
         print(exe, " ".join(spec.get("packages", [])) or f"<{name}: no packages listed>")
 PY

@@ -32,6 +32,8 @@ from rlvr_services.server import serve_in_thread
 PREFIXES = ["", "/compat/sandboxfusion"]
 SUM = "import sys\nprint(sum(int(x) for x in sys.stdin.read().split()))\n"
 CPP_HELLO = '#include <cstdio>\nint main() { std::puts("hello"); return 0; }\n'
+GO_SUM = 'package main\n\nimport "fmt"\n\nfunc main() { var a, b int; fmt.Scan(&a, &b); fmt.Println(a + b) }\n'
+JAVA_EXIT = "public class Main { public static void main(String[] args) { System.exit(4); } }"
 FILES_PROGRAM = "text = open('in.txt').read()\nopen('out.txt', 'w').write(text.upper())\nprint(len(text))\n"
 
 
@@ -63,7 +65,20 @@ CASES: list[tuple[dict[str, Any], str, str, str, int | None, str]] = [
          "stdin": "hi"},
         "Success", "run", "Finished", 0, "hi!\n",
     ),
+    # the other languages, by SandboxFusion's names
+    ({"language": "bash", "code": "read a b; echo $((a + b))", "stdin": "2 3"}, "Success", "run", "Finished", 0, "5\n"),
+    ({"language": "ruby", "code": "puts STDIN.read.split.sum(&:to_i)", "stdin": "2 3"}, "Success", "run", "Finished",
+     0, "5\n"),
+    ({"language": "go", "code": GO_SUM, "stdin": "2 3"}, "Success", "run", "Finished", 0, "5\n"),
+    ({"language": "go", "code": "package main\nfunc main() { x }\n"}, "Failed", "compile", "Finished", 1, ""),
+    ({"language": "java", "code": JAVA_EXIT}, "Failed", "run", "Finished", 4, ""),
+    ({"language": "rust", "code": 'fn main() { println!("hello"); }'}, "Success", "run", "Finished", 0, "hello\n"),
+    ({"language": "rust", "code": "fn main() { loop {} }", "run_timeout": 1}, "Failed", "run", "TimeLimitExceeded",
+     None, ""),
+    ({"language": "typescript", "code": 'const n: number = 7;\nconsole.log(n * 6);'}, "Success", "run", "Finished",
+     0, "42\n"),
 ]
+COMPILED = {"cpp", "go", "java", "rust", "typescript"}
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
@@ -80,7 +95,7 @@ def test_sdk_run_code_table(
         assert resp.run_result is None and result.return_code not in (None, 0) and result.stderr
     else:
         assert result.return_code == code and result.stdout == stdout, resp
-        assert (resp.compile_result is not None) == (request_["language"] == "cpp")
+        assert (resp.compile_result is not None) == (request_["language"] in COMPILED)
     assert (status == "Success") != bool(resp.message)  # empty on Success, our reason otherwise
     # the SDK's own verdict helper reads the answer as SandboxFusion's would be read
     summary = sdk.client.summary_run_code_result(resp, sdk.SummaryMapping())

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from rlvr_sandbox import pool as sandbox_pool
+from rlvr_sandbox.languages import load_languages
 from rlvr_sandbox.pool import Execution, RunStatus, Sandbox, SandboxConfig
 from rlvr_sandbox.uids import FIRST_UID, LAST_UID
 
@@ -1140,6 +1141,307 @@ raise SystemExit(1)
 ]
 
 
+# ------------------------------------------------------------------ the same attacks in every language
+# Each program prints "<attempt> ALLOWED" or "<attempt> refused": network (the host's listener on its
+# 127.0.0.1, a public address), file system (create files in /usr, /etc and /, read /etc/shadow), and a
+# fork bomb that starts processes until the run's limit and goes on trying.
+_C_ATTACKS = {
+    "net": """
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static void attempt(const char *name, const char *ip, int port) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    printf("%s %s\\n", name, s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0 ? "ALLOWED" : "refused");
+    close(s);
+}
+int main(void) { attempt("host-port", "127.0.0.1", @PORT@); attempt("public", "1.1.1.1", 53); return 0; }
+""",
+    "fs": """
+#include <stdio.h>
+static void attempt(const char *name, const char *path, const char *mode) {
+    FILE *f = fopen(path, mode);
+    printf("%s %s\\n", name, f ? "ALLOWED" : "refused");
+    if (f) fclose(f);
+}
+int main(void) {
+    attempt("usr", "/usr/@MARK@", "w"); attempt("etc", "/etc/@MARK@", "w"); attempt("root", "/@MARK@", "w");
+    attempt("shadow", "/etc/shadow", "r");
+    return 0;
+}
+""",
+    "fork": """
+#include <unistd.h>
+int main(void) { for (;;) if (fork() == 0) for (;;) pause(); }
+""",
+}
+LANGUAGE_ATTACKS: dict[str, dict[str, str]] = {
+    "c": _C_ATTACKS,
+    "cpp": _C_ATTACKS,
+    "javascript": {
+        "net": """
+const net = require("net");
+const attempt = (name, host, port) => new Promise((resolve) => {
+  let done = false;
+  const finish = (outcome) => { if (!done) { done = true; console.log(name, outcome); s.destroy(); resolve(); } };
+  const s = net.connect({host, port});
+  s.setTimeout(1000, () => finish("refused"));
+  s.on("connect", () => finish("ALLOWED"));
+  s.on("error", () => finish("refused"));
+});
+(async () => { await attempt("host-port", "127.0.0.1", @PORT@); await attempt("public", "1.1.1.1", 53); })();
+""",
+        "fs": """
+const fs = require("fs");
+const attempt = (name, fn) => {
+  try { fn(); console.log(name, "ALLOWED"); } catch (e) { console.log(name, "refused"); }
+};
+attempt("usr", () => fs.writeFileSync("/usr/@MARK@", "x"));
+attempt("etc", () => fs.writeFileSync("/etc/@MARK@", "x"));
+attempt("root", () => fs.writeFileSync("/@MARK@", "x"));
+attempt("shadow", () => fs.readFileSync("/etc/shadow"));
+""",
+        "fork": """
+const cp = require("child_process");
+for (;;) { try { cp.spawn("/usr/bin/sleep", ["100"]).on("error", () => {}); } catch (e) {} }
+""",
+    },
+    "bash": {
+        "net": """
+attempt() { if (exec 3<>"/dev/tcp/$2/$3") 2>/dev/null; then echo "$1 ALLOWED"; else echo "$1 refused"; fi; }
+attempt host-port 127.0.0.1 @PORT@
+attempt public 1.1.1.1 53
+""",
+        "fs": """
+attempt() { if (echo x > "$2") 2>/dev/null; then echo "$1 ALLOWED"; else echo "$1 refused"; fi; }
+attempt usr /usr/@MARK@
+attempt etc /etc/@MARK@
+attempt root /@MARK@
+if cat /etc/shadow > /dev/null 2>&1; then echo "shadow ALLOWED"; else echo "shadow refused"; fi
+""",
+        "fork": """
+bomb() { bomb | bomb & }
+while :; do bomb 2> /dev/null; done
+""",
+    },
+    "ruby": {
+        "net": """
+require "socket"
+def attempt(name, host, port)
+  Socket.tcp(host, port, connect_timeout: 1) { }
+  puts "#{name} ALLOWED"
+rescue SystemCallError, IOError, SocketError
+  puts "#{name} refused"
+end
+attempt("host-port", "127.0.0.1", @PORT@)
+attempt("public", "1.1.1.1", 53)
+""",
+        "fs": """
+def attempt(name)
+  yield
+  puts "#{name} ALLOWED"
+rescue SystemCallError, IOError
+  puts "#{name} refused"
+end
+attempt("usr") { File.write("/usr/@MARK@", "x") }
+attempt("etc") { File.write("/etc/@MARK@", "x") }
+attempt("root") { File.write("/@MARK@", "x") }
+attempt("shadow") { File.read("/etc/shadow") }
+""",
+        "fork": """
+loop do
+  begin
+    fork { sleep }
+  rescue SystemCallError
+  end
+end
+""",
+    },
+    "go": {
+        "net": """
+package main
+
+import (
+\t"fmt"
+\t"net"
+\t"time"
+)
+
+func attempt(name, address string) {
+\tif c, err := net.DialTimeout("tcp", address, time.Second); err == nil {
+\t\tc.Close()
+\t\tfmt.Println(name, "ALLOWED")
+\t} else {
+\t\tfmt.Println(name, "refused")
+\t}
+}
+
+func main() {
+\tattempt("host-port", "127.0.0.1:@PORT@")
+\tattempt("public", "1.1.1.1:53")
+}
+""",
+        "fs": """
+package main
+
+import (
+\t"fmt"
+\t"os"
+)
+
+func report(name string, err error) {
+\tif err == nil {
+\t\tfmt.Println(name, "ALLOWED")
+\t} else {
+\t\tfmt.Println(name, "refused")
+\t}
+}
+
+func main() {
+\treport("usr", os.WriteFile("/usr/@MARK@", []byte("x"), 0o644))
+\treport("etc", os.WriteFile("/etc/@MARK@", []byte("x"), 0o644))
+\treport("root", os.WriteFile("/@MARK@", []byte("x"), 0o644))
+\t_, err := os.ReadFile("/etc/shadow")
+\treport("shadow", err)
+}
+""",
+        "fork": """
+package main
+
+import "syscall"
+
+func main() {
+\tfor {
+\t\tsyscall.ForkExec("/usr/bin/sleep", []string{"sleep", "100"}, nil)
+\t}
+}
+""",
+    },
+    "rust": {
+        "net": """
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+fn attempt(name: &str, address: &str) {
+    let addr: SocketAddr = address.parse().unwrap();
+    let outcome = if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() { "ALLOWED" } else { "refused" };
+    println!("{} {}", name, outcome);
+}
+fn main() { attempt("host-port", "127.0.0.1:@PORT@"); attempt("public", "1.1.1.1:53"); }
+""",
+        "fs": """
+fn report<T, E>(name: &str, result: Result<T, E>) {
+    println!("{} {}", name, if result.is_ok() { "ALLOWED" } else { "refused" });
+}
+fn main() {
+    report("usr", std::fs::write("/usr/@MARK@", "x"));
+    report("etc", std::fs::write("/etc/@MARK@", "x"));
+    report("root", std::fs::write("/@MARK@", "x"));
+    report("shadow", std::fs::read("/etc/shadow"));
+}
+""",
+        "fork": """
+fn main() { loop { let _ = std::process::Command::new("/usr/bin/sleep").arg("100").spawn(); } }
+""",
+    },
+    "java": {
+        "net": """
+import java.net.InetSocketAddress;
+import java.net.Socket;
+public class Main {
+  static void attempt(String name, String host, int port) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(host, port), 1000);
+      System.out.println(name + " ALLOWED");
+    } catch (Exception e) { System.out.println(name + " refused"); }
+  }
+  public static void main(String[] args) {
+    attempt("host-port", "127.0.0.1", @PORT@);
+    attempt("public", "1.1.1.1", 53);
+  }
+}
+""",
+        "fs": """
+import java.nio.file.Files;
+import java.nio.file.Path;
+public class Main {
+  interface Action { void run() throws Exception; }
+  static void attempt(String name, Action action) {
+    try { action.run(); System.out.println(name + " ALLOWED"); }
+    catch (Exception e) { System.out.println(name + " refused"); }
+  }
+  public static void main(String[] args) {
+    attempt("usr", () -> Files.writeString(Path.of("/usr/@MARK@"), "x"));
+    attempt("etc", () -> Files.writeString(Path.of("/etc/@MARK@"), "x"));
+    attempt("root", () -> Files.writeString(Path.of("/@MARK@"), "x"));
+    attempt("shadow", () -> Files.readAllBytes(Path.of("/etc/shadow")));
+  }
+}
+""",
+        "fork": """
+public class Main {
+  public static void main(String[] args) {
+    while (true) { try { new ProcessBuilder("/usr/bin/sleep", "100").start(); } catch (Exception e) { } }
+  }
+}
+""",
+    },
+    "typescript": {
+        "net": """
+import * as net from "net";
+function attempt(name: string, host: string, port: number): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    const s: net.Socket = net.connect({ host, port });
+    const finish = (outcome: string): void => {
+      if (!done) { done = true; console.log(name, outcome); s.destroy(); resolve(); }
+    };
+    s.setTimeout(1000, () => finish("refused"));
+    s.on("connect", () => finish("ALLOWED"));
+    s.on("error", () => finish("refused"));
+  });
+}
+(async () => { await attempt("host-port", "127.0.0.1", @PORT@); await attempt("public", "1.1.1.1", 53); })();
+""",
+        "fs": """
+import * as fs from "fs";
+function attempt(name: string, action: () => unknown): void {
+  try { action(); console.log(name, "ALLOWED"); } catch (e) { console.log(name, "refused"); }
+}
+attempt("usr", () => fs.writeFileSync("/usr/@MARK@", "x"));
+attempt("etc", () => fs.writeFileSync("/etc/@MARK@", "x"));
+attempt("root", () => fs.writeFileSync("/@MARK@", "x"));
+attempt("shadow", () => fs.readFileSync("/etc/shadow"));
+""",
+        "fork": """
+import { spawn } from "child_process";
+for (;;) { try { spawn("/usr/bin/sleep", ["100"]).on("error", () => {}); } catch (e) { } }
+""",
+    },
+}
+_REFUSED = {"refused"}
+_ATTACK_CHECKS: dict[str, tuple[str, Check]] = {
+    "net": ("network: the host's listener on 127.0.0.1 and a public address",
+            refused({"host-port": _REFUSED, "public": _REFUSED})),
+    "fs": ("file system: create files in /usr, /etc and /, read /etc/shadow",
+           refused({"usr": _REFUSED, "etc": _REFUSED, "root": _REFUSED, "shadow": _REFUSED})),
+    # it tries until the wall limit, unless its runtime dies first when the process limit refuses one of its own
+    # threads (the JVM: "unable to create native thread"); either way nothing may outlive the run
+    "fork": ("process table: start processes until the limit, and go on trying",
+             status(RunStatus.TIMEOUT, RunStatus.RUNTIME_ERROR, RunStatus.MEMORY_LIMIT)),
+}
+HOSTILE += [
+    case(f"{language}-every-{kind}", f"{_ATTACK_CHECKS[kind][0]} ({language})", language, code, _ATTACK_CHECKS[kind][1],
+         timeout_s=1.5 if kind == "fork" else 5.0, memory_mb=512)
+    for language, attacks in LANGUAGE_ATTACKS.items()
+    for kind, code in attacks.items()
+]
+
+
 @pytest.mark.parametrize("attack", HOSTILE)
 def test_hostile_program_is_contained(sandbox: Sandbox, host: Host, attack: Hostile) -> None:
     free_before = shutil.disk_usage("/").free
@@ -1167,6 +1469,15 @@ def test_hostile_table_is_large_and_unique() -> None:
     assert len(ids) >= 45
     assert len(set(ids)) == len(ids)
     assert all(param.values[0].attacks for param in HOSTILE)
+
+
+def test_every_language_meets_the_network_file_system_and_fork_attacks() -> None:
+    python = {"net": "py-net-host-listener", "fs": "py-write-outside-work", "fork": "py-fork-bomb"}
+    ids = {param.id for param in HOSTILE}
+    for language in load_languages():
+        for kind in ("net", "fs", "fork"):
+            wanted = python[kind] if language == "python" else f"{language}-every-{kind}"
+            assert wanted in ids, f"no {kind} attack in {language}"
 
 
 # -------------------------------------------------------------------------------- across runs and slots
@@ -1358,3 +1669,4 @@ def test_cpu_limit_kill_is_reported_as_timeout(sandbox: Sandbox, host: Host) -> 
         _assert_host_intact(host, sandbox, free_before)
         if result.status is not RunStatus.TIMEOUT:
             raise NotContained(f"a CPU-limit kill was not reported as a timeout: {result}")
+

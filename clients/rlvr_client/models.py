@@ -170,7 +170,9 @@ FILE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$"
 class RunRequest(_Strict):
     """`POST /v1/run`: one program, run once in the sandbox."""
 
-    language: str = Field(min_length=1, max_length=32, description="python, cpp, c, javascript (or an alias).")
+    language: str = Field(min_length=1, max_length=32, description=(
+        "python, cpp, c, javascript, bash, ruby, go, rust, java, typescript (or an alias: sandbox languages.toml)."
+    ))
     code: str = Field(max_length=1_000_000, description="The program's source.")
     stdin: str = Field(default="", max_length=64_000_000, description="Its standard input.")
     files: dict[str, str] | None = Field(

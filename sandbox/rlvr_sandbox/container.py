@@ -46,7 +46,7 @@ from .compile_cache import CompileCache, compile_failure, program_key
 from .container_stream import OOM_EXIT, READY, feed, hang_up, raw_socket, read_frames, wrapper_script
 from .errors import SandboxError
 from .languages import Language, check_file_names, load_languages, resolve
-from .pool import Execution, RunStatus, SandboxConfig
+from .pool import OUT_OF_MEMORY, Execution, RunStatus, SandboxConfig
 
 log = logging.getLogger(__name__)
 
@@ -190,17 +190,19 @@ class ContainerSandbox:
         extra = dict(files or {})
         check_file_names([*extra, lang.source, *([lang.binary] if lang.compiled else [])])
         if not lang.compiled:
-            return self._run(lang.run_argv(), {**extra, lang.source: source}, stdin, timeout_s, memory_mb)
+            return self._run(lang, lang.run_argv(memory_mb), {**extra, lang.source: source}, stdin, timeout_s,
+                             memory_mb)
         key = program_key(lang.name, source, extra)
         binary = self.cache.get_or_compile(key, lambda: self._compile(lang, source, extra))
         if isinstance(binary, Execution):
             return binary
-        return self._run(lang.run_argv(), {**extra, lang.binary: binary}, stdin, timeout_s, memory_mb,
+        return self._run(lang, lang.run_argv(memory_mb), {**extra, lang.binary: binary}, stdin, timeout_s, memory_mb,
                          executable=lang.binary)
 
     def _compile(self, lang: Language, source: bytes, files: Mapping[str, bytes]) -> bytes | Execution:
         result = self._run(
-            list(lang.compile), {**files, lang.source: source}, b"", lang.compile_timeout_s, lang.compile_memory_mb,
+            lang, lang.compile_argv(), {**files, lang.source: source}, b"", lang.compile_timeout_s,
+            lang.compile_memory_mb,
             collect=lang.binary,
         )
         if result.ok and result.stdout:  # the wrapper sends the binary back on stdout
@@ -208,8 +210,8 @@ class ContainerSandbox:
         return compile_failure(replace(result, stdout=b""))
 
     def _run(
-        self, argv: list[str], files: Mapping[str, bytes], stdin: bytes, timeout_s: float, memory_mb: int, *,
-        executable: str = "", collect: str = "",
+        self, lang: Language, argv: list[str], files: Mapping[str, bytes], stdin: bytes, timeout_s: float,
+        memory_mb: int, *, executable: str = "", collect: str = "",
     ) -> Execution:
         cfg = self.config
         cpu_s = math.ceil(timeout_s) + 1
@@ -220,7 +222,7 @@ class ContainerSandbox:
         payload = b"".join([*files.values(), stdin])
         uid = self._slots.get()
         try:
-            raw = self._container(script, argv, payload, uid, timeout_s, memory_mb, cpu_s, cap)
+            raw = self._container(script, argv, lang.environment(ENV), payload, uid, timeout_s, memory_mb, cpu_s, cap)
         finally:
             self._slots.put(uid)
         with self._lock:
@@ -232,7 +234,8 @@ class ContainerSandbox:
         return _execution(raw, cpu_s)
 
     def _container(
-        self, script: str, argv: list[str], payload: bytes, uid: int, timeout_s: float, memory_mb: int,
+        self, script: str, argv: list[str], env: dict[str, str], payload: bytes, uid: int, timeout_s: float,
+        memory_mb: int,
         cpu_s: int, cap: int,
     ) -> _Raw:
         cfg = self.config
@@ -269,7 +272,7 @@ class ContainerSandbox:
             )
             container = str(api.create_container(
                 self.image, ["/bin/sh", "-c", script, "sh", *argv], user=f"{uid}:{uid}", working_dir="/work",
-                environment=ENV, stdin_open=True, network_disabled=True, host_config=host_config,
+                environment=env, stdin_open=True, network_disabled=True, host_config=host_config,
                 labels={LABEL: "1", f"{LABEL}.owner": self.owner},
                 name=f"rlvr-sandbox-{self.owner}-{next(self._names)}",
             )["Id"])
@@ -356,7 +359,7 @@ def _execution(raw: _Raw, cpu_limit: int) -> Execution:
         status, reason = RunStatus.RUNTIME_ERROR, f"killed by signal {_signal_name(sig)}"
     elif code:
         status, reason = RunStatus.RUNTIME_ERROR, f"exit status {code}"
-        if b"MemoryError" in raw.stderr[-4096:] or b"std::bad_alloc" in raw.stderr[-4096:]:
+        if any(marker in raw.stderr[-4096:] for marker in OUT_OF_MEMORY):
             status, reason = RunStatus.MEMORY_LIMIT, "memory limit exceeded"
     else:
         status, reason = RunStatus.OK, ""

@@ -22,7 +22,7 @@ from typing import Any
 from .cgroups import CgroupTree, open_tree
 from .compile_cache import CompileCache, compile_failure, program_key
 from .errors import SandboxError
-from .languages import Language, check_file_names, load_languages, resolve
+from .languages import Language, check_file_names, host_paths, load_languages, resolve
 from .seccomp import build_filter
 from .slot import PATH, JailConfig, Slot
 from .uids import BLOCK, UidBlock
@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 PYTHON_PRELOAD = (
     "typing", "collections", "re", "math", "itertools", "functools", "heapq", "bisect", "string", "json",
     "random", "fractions", "decimal", "datetime", "copy", "operator", "statistics", "hashlib", "io",
+)
+# what a runtime prints when an allocation fails below the cgroup's limit (then it exits by itself, not OOM-killed):
+# Python, C++, Java (its heap is sized from the limit), Ruby, Go, Rust, V8
+OUT_OF_MEMORY = (
+    b"MemoryError", b"std::bad_alloc", b"java.lang.OutOfMemoryError", b"(NoMemoryError)",
+    b"fatal error: runtime: out of memory", b"memory allocation of ", b"JavaScript heap out of memory",
 )
 _SLACK_MB = 48  # the warm processes' own pages are charged to the run's group too
 
@@ -102,6 +108,7 @@ class Sandbox:
             seccomp=build_filter() if self.config.seccomp else b"",
             recycle_after=self.config.recycle_after,
             tmpfs_mb=self.config.tmpfs_mb,
+            extra_ro_binds=host_paths(self.languages.values()),
         )
         self._idle: queue.LifoQueue[Slot] = queue.LifoQueue()
         self._created = 0
@@ -206,7 +213,7 @@ class Sandbox:
             run_files = {**extra, lang.source: source}
             modes = {}
         return self._run(
-            lang, lang.run_argv(), run_files, modes, stdin=stdin, timeout_s=timeout_s,
+            lang, lang.run_argv(memory_mb), run_files, modes, stdin=stdin, timeout_s=timeout_s,
             memory_mb=memory_mb, warm=lang.warm == "python", fetch=list(fetch),
         )
 
@@ -216,7 +223,7 @@ class Sandbox:
 
     def _compile(self, lang: Language, source: bytes, files: Mapping[str, bytes]) -> bytes | Execution:
         result = self._run(
-            lang, list(lang.compile), {**files, lang.source: source}, {}, timeout_s=lang.compile_timeout_s,
+            lang, lang.compile_argv(), {**files, lang.source: source}, {}, timeout_s=lang.compile_timeout_s,
             memory_mb=lang.compile_memory_mb, collect=[lang.binary], warm=False,
         )
         if result.ok and result.artifact:
@@ -240,7 +247,8 @@ class Sandbox:
         header = {
             "argv": argv, "python": lang.source if warm else None, "limits": limits,
             "collect": (collect or []) + (fetch or []),
-            "env": {"PATH": PATH, "HOME": "/work", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
+            "env": lang.environment({"PATH": PATH, "HOME": "/work", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+                                     "LC_ALL": "C.UTF-8"}),
             "files": [{"name": n, "mode": modes.get(n, 0o644)} for n in names],
         }
         blobs = [stdin, *(files[n] for n in names)]
@@ -298,7 +306,7 @@ def _execution(result: dict[str, Any], outputs: list[bytes], *, oom: bool, cpu_l
         status, reason = RunStatus.RUNTIME_ERROR, f"killed by signal {signal.Signals(sig).name}"
     elif code:
         status, reason = RunStatus.RUNTIME_ERROR, f"exit status {code}"
-        if b"MemoryError" in stderr[-4096:] or b"std::bad_alloc" in stderr[-4096:]:
+        if any(marker in stderr[-4096:] for marker in OUT_OF_MEMORY):
             status, reason = RunStatus.MEMORY_LIMIT, "memory limit exceeded"
     else:
         status = RunStatus.OK
