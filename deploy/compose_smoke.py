@@ -106,6 +106,25 @@ def _io(*pairs: tuple[str, str]) -> list[dict[str, str]]:
     return [{"stdin": i, "stdout": o} for i, o in pairs]
 
 
+# a + b from stdin in each language the image ships beyond Python and C++: the image's compilers and runtimes work
+OTHER_LANGUAGES = {
+    "c": '#include <stdio.h>\nint main(void) { long a, b; scanf("%ld %ld", &a, &b); printf("%ld\\n", a + b); }',
+    "javascript": 'const [a, b] = require("fs").readFileSync(0, "utf8").split(/\\s+/).map(Number);\n'
+    "console.log(a + b);",
+    "bash": "read -r a b\necho $((a + b))",
+    "ruby": "a, b = STDIN.read.split.map(&:to_i)\nputs a + b",
+    "go": 'package main\n\nimport "fmt"\n\nfunc main() { var a, b int; fmt.Scan(&a, &b); fmt.Println(a + b) }',
+    "rust": "use std::io::Read;\nfn main() {\n    let mut s = String::new();\n"
+    "    std::io::stdin().read_to_string(&mut s).unwrap();\n"
+    "    let v: Vec<i64> = s.split_whitespace().map(|t| t.parse().unwrap()).collect();\n"
+    '    println!("{}", v[0] + v[1]);\n}',
+    "java": "import java.util.Scanner;\npublic class Main { public static void main(String[] args) {\n"
+    "  Scanner in = new Scanner(System.in); System.out.println(in.nextLong() + in.nextLong()); } }",
+    "typescript": 'const [a, b]: number[] = require("fs").readFileSync(0, "utf8").split(/\\s+/).map(Number);\n'
+    "console.log(a + b);",
+}
+
+
 def mixed_cases() -> list[Case]:
     """Items whose right scores are known: each verifier right and wrong at least once."""
     no_comma = {"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}
@@ -130,6 +149,12 @@ def mixed_cases() -> list[Case]:
             "language": "cpp", "tests": _io(("1 2\n", "3\n"), ("5000000000 1\n", "5000000001\n"))}}], {"code": 1.0}),
         Case("code-hang", _code("python", "while True:\n    pass"), [{"name": "code", "params": {
             "language": "python", "tests": _io(("\n", "1\n")), "timeout_s": 1.0}}], {"code": 0.0}),
+        *(
+            Case(f"code-{language}", _code(language, source), [{"name": "code", "params": {
+                "language": language, "tests": _io(("1 2\n", "3\n"), ("40 2\n", "42\n")), "timeout_s": 10.0}}],
+                {"code": 1.0})
+            for language, source in OTHER_LANGUAGES.items()
+        ),
         Case("ifeval-right", "Short plain words and nothing else", [{"name": "ifeval", "params": no_comma}],
              {"ifeval": 1.0}),
         Case("ifeval-wrong", "Yes, it has a comma", [{"name": "ifeval", "params": no_comma}], {"ifeval": 0.0}),
