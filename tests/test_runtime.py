@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from rlvr_client.models import Status
+from rlvr_services.runtime.inline import InlineRunner
 from rlvr_services.runtime.jobs import Job
 from rlvr_services.runtime.pool import ProcessRunner
 from rlvr_services.runtime.registry import REGISTRY, load_plugins
@@ -103,6 +105,7 @@ def test_registry_refuses_duplicates() -> None:
 
 WARM_SCRIPT = """
 import json, sys
+from rlvr_services.runtime.inline import InlineRunner
 from rlvr_services.runtime.jobs import Job
 from rlvr_services.runtime.registry import load_plugins
 from rlvr_services.runtime.runners import make_runners
@@ -137,3 +140,42 @@ def test_models_are_loaded_once_in_the_forkserver(tmp_path: Any) -> None:
     assert len(pids) == 2 and len(warmed) == 1, details
     [(where,)] = warmed
     assert where not in pids and where != os.getpid()  # neither a verifier process nor the test
+
+
+def test_inline_runner_is_ready_after_its_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm inline runner (the `code` verifier's) runs warm_up once on one of its own threads, and is ready
+    after it; a warm-up that fails is logged and the runner is ready anyway."""
+    load_plugins(PLUGINS)
+    gate = threading.Event()
+    ran_on: list[str] = []
+
+    def warm_up() -> None:
+        ran_on.append(threading.current_thread().name)
+        gate.wait(30)
+
+    monkeypatch.setattr(REGISTRY.instance("warmth"), "warm_up", warm_up)
+    runner = InlineRunner("warmth", threads=2, warm=True)
+    try:
+        assert not runner.wait_ready(0.2) and not runner.ready()
+        gate.set()
+        assert runner.wait_ready(30) and runner.ready()
+        assert ran_on == ["warmth-inline_0"]  # a thread that stays: a jail dies with the thread that started it
+        (verdict,) = [f.result(timeout=30) for f in runner.submit([job(0)])]
+        assert verdict.status is Status.OK
+    finally:
+        runner.close()
+
+    def broken() -> None:
+        raise RuntimeError("no jail today")
+
+    monkeypatch.setattr(REGISTRY.instance("warmth"), "warm_up", broken)
+    failed = InlineRunner("warmth", threads=1, warm=True)
+    try:
+        assert failed.wait_ready(30)
+        (verdict,) = [f.result(timeout=30) for f in failed.submit([job(0)])]
+        assert verdict.status is Status.OK
+    finally:
+        failed.close()
+    cold = InlineRunner("warmth", threads=1)
+    assert cold.ready()  # not warm: nothing to wait for
+    cold.close()

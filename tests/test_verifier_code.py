@@ -11,6 +11,8 @@ import pytest
 
 from rlvr_client import AsyncRewardClient, InvalidRequest, RewardClient, RunStatus, Status
 from rlvr_sandbox.pool import Sandbox, SandboxConfig
+from rlvr_services.runtime.inline import InlineRunner
+from rlvr_services.runtime.jobs import Job
 from rlvr_services.runtime.verifier import Task
 from rlvr_services.verifiers import code as code_module
 from rlvr_services.verifiers.code import CodeParams, CodeVerifier, extract_program
@@ -65,7 +67,7 @@ def test_extract_program(completion: str, language: str, fence: str, expected: s
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"language": "cobol", "tests": IO_TESTS}, "unknown language 'cobol'; known: c, cpp, javascript, python"),
+        ({"language": "cobol", "tests": IO_TESTS}, "unknown language 'cobol'; known: bash, c, cpp, go, java"),
         ({"language": "python"}, "no tests"),
         ({"language": "python", "tests": IO_TESTS, "test_code": "assert True"}, "either tests or test_code"),
         ({"language": "cpp", "test_code": "int x;"}, "run in python and javascript"),
@@ -124,6 +126,23 @@ def test_sandbox_failure_is_an_error_not_a_zero(monkeypatch: pytest.MonkeyPatch)
         broken.close()
     assert verdict.status is Status.ERROR and verdict.score is None
     assert verdict.reason.startswith("sandbox_error")
+
+
+@needs_jail
+def test_failed_warm_up_leaves_errors_not_a_wedged_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner warms the jails up at start; jails that cannot start give items `error`, and hold no slot."""
+    broken = Sandbox(SandboxConfig(slots=2, python="/nonexistent/python3"))
+    monkeypatch.setattr(code_module, "_shared", broken)
+    runner = InlineRunner("code", threads=4, warm=True)
+    try:
+        assert runner.wait_ready(60), "a failed warm-up still makes the runner ready"
+        job = Job("x", fenced(ADD), {"language": "python", "tests": IO_TESTS}, 30.0)
+        verdicts = [f.result(timeout=60) for f in runner.submit([job, job, job])]
+    finally:
+        runner.close()
+        broken.close()
+    assert all(v.status is Status.ERROR and v.score is None for v in verdicts)
+    assert all(v.reason.startswith("sandbox_error") for v in verdicts)
 
 
 @needs_jail

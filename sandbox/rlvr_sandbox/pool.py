@@ -22,6 +22,7 @@ from typing import Any
 from .cgroups import CgroupTree, open_tree
 from .compile_cache import CompileCache, compile_failure, program_key
 from .errors import SandboxError
+from .harness import PYTHON_HARNESS
 from .languages import Language, check_file_names, host_paths, load_languages, resolve
 from .seccomp import build_filter
 from .slot import PATH, JailConfig, Slot
@@ -109,6 +110,8 @@ class Sandbox:
             recycle_after=self.config.recycle_after,
             tmpfs_mb=self.config.tmpfs_mb,
             extra_ro_binds=host_paths(self.languages.values()),
+            precompile=tuple((lang.source, PYTHON_HARNESS) for lang in self.languages.values()
+                             if lang.warm == "python"),  # the test harness: compiled once per jail, not per run
         )
         self._idle: queue.LifoQueue[Slot] = queue.LifoQueue()
         self._created = 0
@@ -159,16 +162,12 @@ class Sandbox:
             self._free.release()
 
     def warm_up(self) -> None:
-        """Start every jail now rather than on first use."""
-        slots = []
-        for _ in range(self.config.slots):
-            cm = self._slot()
-            slot = cm.__enter__()
-            slots.append(cm)
-            if not slot.alive():
-                slot.start()
-        for cm in slots:
-            cm.__exit__(None, None, None)
+        """Start every jail now rather than on first use (a jail that fails to start is released, and raises)."""
+        with contextlib.ExitStack() as held:
+            for _ in range(self.config.slots):
+                slot = held.enter_context(self._slot())
+                if not slot.alive():
+                    slot.start()
 
     def close(self) -> None:
         self._closed = True

@@ -47,6 +47,7 @@ class JailConfig:
 
     python: str = "/usr/bin/python3"  # the jail's interpreter: runs the zygote and Python programs
     preload: tuple[str, ...] = ()
+    precompile: tuple[tuple[str, str], ...] = ()  # (file name, source) of trusted Python programs: compiled once
     seccomp: bytes = b""
     recycle_after: int = 500
     start_timeout_s: float = 20.0
@@ -120,7 +121,8 @@ class Slot:
         try:
             zygote._write_all(self._proc.stdin.fileno(), source)
             # pass_fds keeps the numbers, and bubblewrap hands inherited descriptors to the zygote
-            init = {"preload": list(self.config.preload), "cgroup_fds": cg_fds, "uids": list(self.uids),
+            init = {"preload": list(self.config.preload), "precompile": [list(p) for p in self.config.precompile],
+                    "cgroup_fds": cg_fds, "uids": list(self.uids),
                     "tmpfs_bytes": self.config.tmpfs_mb << 20, "inodes": self.config.inodes}
             zygote.write_frame(self._proc.stdin.fileno(), init, [self.config.seccomp])
             ready = self._read(time.monotonic() + self.config.start_timeout_s)

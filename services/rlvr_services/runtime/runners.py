@@ -22,8 +22,9 @@ def make_runner(name: str, settings: CommonSettings, *, inline_threads: int = 2)
             name, size=settings.processes, plugins=settings.plugins, memory_mb=settings.worker_memory_mb
         )
     if cls.execution is Execution.SANDBOX:
-        # the jails do the work; a thread only waits on one, so keep every jail busy with a queue behind it
-        return InlineRunner(name, threads=max(inline_threads, 4 * SandboxSettings().slots))
+        # the jails do the work; a thread only waits on one, so keep every jail busy with a queue behind it;
+        # the jails start with the runner (warm), not inside the first batch
+        return InlineRunner(name, threads=max(inline_threads, 4 * SandboxSettings().slots), warm=True)
     return InlineRunner(name, threads=inline_threads)
 
 

@@ -82,6 +82,8 @@ class Verifier(Protocol):
     A ``PROCESS`` verifier may also define ``warm_up(self) -> None`` (idempotent): it loads models once
     in the forkserver the verifier processes are forked from (they share that copy), and a process
     calls it again before it reports ready, so that no item pays for a load inside its deadline.
+    A ``SANDBOX`` verifier's ``warm_up`` (the ``code`` verifier starts its jails) runs once in a background
+    thread when its runner is built; the runner reports ready when it has finished.
     """
 
     name: ClassVar[str]

@@ -173,6 +173,10 @@ class CodeVerifier:
     execution: ClassVar[Execution] = Execution.SANDBOX
     default_timeout_s: ClassVar[float] = 60.0
 
+    def warm_up(self) -> None:
+        """Start the shared sandbox's jails (its runner calls this once, in the background, when it starts)."""
+        shared_sandbox().warm_up()
+
     def verify_batch(self, tasks: Sequence[Task]) -> list[Verdict]:
         return [self.verify(task) for task in tasks]
 
