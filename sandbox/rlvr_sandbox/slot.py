@@ -104,6 +104,8 @@ class Slot:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
+        """Start the jail; a previous one (dead, or being replaced) is killed and its pipes closed first."""
+        self.kill()
         source = resources.files("rlvr_sandbox").joinpath("zygote.py").read_bytes()
         cg_fds = self.group.procs_fds() if self.group else []
         argv = [*bwrap_argv(self.config), "--", self.config.python, "-I", "-c", _BOOT, str(len(source))]
