@@ -13,6 +13,7 @@ import os
 import random
 import subprocess
 import sys
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,10 @@ import yaml
 from rlvr_client.trl import TRLReward
 from rlvr_services.runtime.registry import load_plugins
 from rlvr_trainer.config import Recipe, RecipeError, SFTStage, load_recipe
+from rlvr_trainer.evaluation import READABILITY, STAGE_METRICS, eval_rewards, summarize, with_target_language
 from rlvr_trainer.pipeline import load_rows, run_pipeline
 from rlvr_trainer.rundir import RunDirError, read_jsonl
-from rlvr_trainer.scoring import CORRECTNESS, render_prompt, score_samples
+from rlvr_trainer.scoring import CORRECTNESS, Scored, render_prompt, score_samples
 from rlvr_trainer.tasks import noisy_completion, synthetic_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +99,55 @@ def test_every_recipe_judges_stage_3_and_rewards_stage_4_with_the_stack(path: Pa
         else:
             assert config.get("kind") in ("vllm_classify", "vllm_pooling", "sglang", "openrlhf") or config.get(
                 "build") == "tiny_reward"  # fmt: skip
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_every_recipe_measures_each_stage_metric_on_held_out_prompts(path: Path) -> None:
+    """Readability's four verifiers, the language of the reasoning and the reward model are eval rewards: columns
+    at weight 0 (``format`` also counts in the mean reward), with params the verifiers accept."""
+    recipe = load_recipe(path)
+    specs = {s.verifier: s for s in eval_rewards(recipe)}
+    assert {*READABILITY, "language", "reward_model"} <= set(specs), sorted(specs)
+    assert all(specs[name].weight == 0.0 for name in ("tag_count", "repetition", "reasoning_steps", "language",
+                                                        "reward_model"))  # fmt: skip
+    assert specs["language"].columns == {"language": "language"}, "the row's target language, else data.language"
+    registry = load_plugins()
+    for spec in specs.values():
+        if spec.params_column is None:  # a param from a row's column: any text will do
+            params = {**spec.params, **dict.fromkeys(spec.columns, "en")}
+            registry.get_class(spec.verifier).params_model.model_validate(params)
+
+
+def test_stage_metrics_from_the_eval_components() -> None:
+    """Readability averages its four verifiers (repetition on its penalty's scale); language and the reward model
+    are means over the samples they scored; an unscored sample counts in none."""
+
+    def ok(score: float) -> tuple[str, float | None, str]:
+        return ("ok", score, "")
+
+    shaping = {"tag_count": ok(0.5), "repetition": ok(-0.2), "reasoning_steps": ok(1 / 3), "format": ok(1.0)}
+    unmeasured = {"language": ("not_applicable", None, "2 words")}
+    scored: list[Scored | None] = [
+        Scored(1.2, {"math": ok(1.0), **shaping, "language": ok(0.9), "reward_model": ok(0.4)}),
+        Scored(0.0, {"math": ok(0.0), **dict.fromkeys(READABILITY, ok(0.0)), "reward_model": ok(0.2), **unmeasured}),
+        Scored(None, {"math": ("error", None, "worker died"), **shaping}),
+        None,
+    ]
+    specs = [TRLReward("repetition", weight=0.0, params={"max_penalty": -0.5})]
+    summary = summarize([{"kind": "math"}] * 4, scored, specs)
+    readable = ((0.5 + (1 - 0.2 / 0.5) + 1 / 3 + 1.0) / 4 + (0.0 + 1.0 + 0.0 + 0.0) / 4) / 2
+    assert summary["metrics"] == pytest.approx(
+        {"accuracy": 0.5, "readability": readable, "language": 0.9, "reward_model": 0.3}, abs=1e-4
+    )
+    assert summary["metric_samples"] == {"accuracy": 2, "readability": 2, "language": 1, "reward_model": 2}
+    assert summarize([], [])["metrics"] == dict.fromkeys(STAGE_METRICS)
+
+
+def test_target_language_from_the_row_else_the_recipe() -> None:
+    rows = [{"id": "a", "language": "fr"}, {"id": "b", "language": None}, {"id": "c"}]
+    assert [r["language"] for r in with_target_language(rows, "en")] == ["fr", "en", "en"]
+    assert "language" not in rows[2], "the rows themselves are not changed"
+    assert load_recipe(ROOT / "recipes" / "r1-mini.yaml").data.language == "en"
 
 
 def test_gpu_recipes_use_vllm_and_real_models() -> None:
@@ -294,12 +345,30 @@ def test_five_stages_hand_their_outputs_on(tmp_path: Path) -> None:
         assert evaluation["n"] == 6 and evaluation["stage"] == index
         assert evaluation["mean_reward"] is not None and 0 <= evaluation["accuracy"] <= 1
         assert 0 <= evaluation["components"]["reward_model"] <= 1  # the held-out reward-model score
+        # each stage's own metric: accuracy (stages 0, 3), readability (1), language (2), reward model (4)
+        metrics, measured = evaluation["metrics"], evaluation["metric_samples"]
+        assert set(metrics) == set(measured) == set(STAGE_METRICS), metrics
+        for name in ("accuracy", "readability", "reward_model"):
+            assert measured[name] == 6 and isfinite(metrics[name]) and 0 <= metrics[name] <= 1, (name, evaluation)
+        assert metrics["accuracy"] == evaluation["accuracy"]
+        assert metrics["reward_model"] == evaluation["components"]["reward_model"]
+        # language: over the samples with 3 words of reasoning or more (math's "4 + 5 = 9" has none)
+        assert 0 <= measured["language"] <= 6 and (metrics["language"] is None) == (measured["language"] == 0)
+        assert metrics["language"] is None or 0 <= metrics["language"] <= 1
+        parts = {name: evaluation["components"][name] for name in READABILITY}
+        assert all(0 <= parts[n] <= 1 for n in ("tag_count", "reasoning_steps", "format")) and -1 <= parts[
+            "repetition"] <= 0, parts  # fmt: skip
     text = report.read_text()
     assert "after stage 4 (alignment)" in text and (run / "plots" / "evaluations.png").exists()
     header = next(line for line in text.splitlines() if line.startswith("| evaluation |"))
     assert header.endswith("| reward model |") and "Graders trained in the run: judge (tiny_judge" in text
     assert "| judge |" in text and "`judge` decided by:" in text and "General samples from the teacher" in text
     assert "| helpfulness |" in text and "| harmlessness |" in text
+    assert "| tag_count | repetition | reasoning_steps | format | readability |" in header
+    effects = text.split("## What each stage did\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    metric_names = [line.split(": ", 1)[1].split(" ", 1)[0] for line in effects]
+    assert metric_names == ["accuracy", "readability", "language", "accuracy", "reward"], effects
+    assert "rejection sampling (`rejection_sampling`)" in effects[3] and "judge" in effects[3], effects
 
     # --resume on a finished run redoes nothing, the graders included
     models = [*run.glob("stage*/model/model.safetensors"), *run.glob("base/*/model.safetensors")]

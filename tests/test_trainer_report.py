@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rlvr_trainer.report import write_report
+import pytest
+
+from rlvr_trainer.report import moving_average, smoothing_window, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DECODING = "sampled, temperature 1.0"
@@ -152,7 +154,110 @@ def test_full_run(tmp_path: Path) -> None:
     assert f"[truncated, {len(LONG_COMPLETION)} chars in all]" in report and "y" * 700 not in report
     assert "````text\n```python" in report
 
+    # one line per stage: its own held-out metric before and after, the direction intended; an SFT stage's filters
+    effects = "## What each stage did\n\n- stage 0 R1-Zero (`r1_zero`): accuracy 0.400 → 0.550 (+0.150, intended: up)\n"
+    assert effects in report
+    assert (
+        "- stage 1 cold start (`cold_start`): readability not measured (intended: up; its verifiers are not among the "
+        "eval rewards, or no sample had enough to measure); kept 130 of 512 samples (filter pass rates: math 58.6%, "
+        "format 78.1%, code —)\n"
+    ) in report
+
     assert "## Missing\n\n- nothing: every stage is done and evaluated\n" in report
+
+
+R1_STAGES = [("r1_zero", "grpo"), ("cold_start", "sft"), ("reasoning_rl", "grpo"), ("rejection_sampling", "sft"),
+             ("alignment", "grpo")]  # fmt: skip
+
+
+def staged(label: str, stage: int | None, acc: float, metrics: dict[str, float | None]) -> dict[str, Any]:
+    """An evaluation with the stage metrics (``metrics``: readability, language, reward_model) and their components."""
+    data = evaluation(label, stage, acc + 0.2, acc, {"math": acc})
+    data["components"] |= {"tag_count": 0.5, "repetition": -0.1, "reasoning_steps": 0.2, "format": 0.8}
+    data["components"]["reward_model"] = metrics["reward_model"]
+    data["metrics"] = {"accuracy": acc, **metrics}
+    data["metric_samples"] = {name: 96 for name in data["metrics"]}
+    return data
+
+
+def test_each_stage_metric_before_and_after(tmp_path: Path) -> None:
+    """Readability, language and the reward model are held-out columns; one line per stage says what it moved."""
+    run = tmp_path / "run"
+    stages = [{"index": i, "name": name, "kind": kind} for i, (name, kind) in enumerate(R1_STAGES)]
+    write_json(run / "run.json", {"recipe": "r1-mini", "started": "2026-12-04T17:00:00Z", "seed": 0, "stages": stages})
+    rows = [  # accuracy, readability, language, reward model after each evaluation
+        (None, 0.40, 0.41, 0.95, 0.30),
+        (0, 0.60, 0.45, 0.97, 0.25),
+        (1, 0.61, 0.63, 0.96, 0.26),
+        (2, 0.62, 0.62, 1.00, 0.27),
+        (3, 0.70, 0.64, None, 0.27),
+        (4, 0.69, 0.64, 1.00, 0.35),
+    ]
+    for index, acc, readable, language, rm in rows:
+        metrics = {"readability": readable, "language": language, "reward_model": rm}
+        label = "base model" if index is None else f"after stage {index} ({R1_STAGES[index][0]})"
+        name = "base" if index is None else f"stage{index}"
+        write_json(run / "eval" / f"{name}.json", staged(label, index, acc, metrics))
+    for index, (name, kind) in enumerate(R1_STAGES):
+        if kind == "grpo":
+            make_grpo_stage(run, index, name)
+    filters = {
+        "judge": {"passed": 40, "failed": 60, "unscored": 0, "decided_by": {"math": {"passed": 30, "failed": 50}}},
+        "mixed_language": {"passed": 90, "failed": 10, "unscored": 0},
+    }
+    write_json(run / "stage3-rejection_sampling" / "filters.json", {"candidates": 100, "kept": 36, "filters": filters})
+
+    report = write_report(run).read_text(encoding="utf-8")
+
+    header = next(line for line in report.splitlines() if line.startswith("| evaluation |"))
+    assert header.endswith(
+        "| acc math | tag_count | repetition | reasoning_steps | format | readability | language | reward model |"
+    )
+    assert "| after stage 1 (cold_start) | 96 | 0.810 | +0.010 | 0.610 | +0.010 | 0.610 | 0.500 | -0.100 | 0.200 | " \
+           "0.800 | 0.630 | 0.960 | 0.260 |" in report  # fmt: skip
+    assert "readability: per sample the mean of `tag_count`, `reasoning_steps`, `format` and" in report
+    effects = report.split("## What each stage did\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert effects == [
+        "- stage 0 R1-Zero (`r1_zero`): accuracy 0.400 → 0.600 (+0.200, intended: up)",
+        "- stage 1 cold start (`cold_start`): readability 0.450 → 0.630 (+0.180, intended: up)",
+        "- stage 2 reasoning RL (`reasoning_rl`): language 0.960 → 1.000 (+0.040, intended: up); "
+        "accuracy 0.610 → 0.620 (+0.010, intended: held)",
+        "- stage 3 rejection sampling (`rejection_sampling`): accuracy 0.620 → 0.700 (+0.080, intended: up); "
+        "kept 36 of 100 samples (filter pass rates: judge 40.0%, mixed_language 90.0%)",
+        "- stage 4 alignment (`alignment`): reward model 0.270 → 0.350 (+0.080, intended: up); "
+        "accuracy 0.700 → 0.690 (-0.010, intended: held)",
+    ]
+    assert_links_resolve(run, report)
+
+
+def test_older_evaluations_without_metrics_keep_accuracy_and_the_reward_model(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    stages = [{"index": i, "name": name, "kind": kind} for i, (name, kind) in enumerate(R1_STAGES) if i >= 3]
+    write_json(run / "run.json", {"recipe": "r1-mini", "started": "2026-12-04T17:00:00Z", "seed": 0, "stages": stages})
+    for name, rm in (("stage3", 0.2), ("stage4", None)):
+        data = evaluation(name, None, 0.5, 0.4, {"math": 0.4})
+        data["components"]["reward_model"] = rm
+        write_json(run / "eval" / f"{name}.json", data)
+    report = write_report(run).read_text(encoding="utf-8")
+    assert "- stage 4 alignment (`alignment`): reward model 0.200 → — (intended: up); accuracy 0.400 → 0.400 " \
+           "(+0.000, intended: held)" in report  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("values", "window", "expected"),
+    [
+        ([1.0, 2.0, 3.0, 4.0], 1, [1.0, 2.0, 3.0, 4.0]),
+        ([1.0, 2.0, 3.0, 4.0], 2, [1.0, 1.5, 2.5, 3.5]),
+        ([0.0, 3.0, 0.0, 3.0, 0.0], 3, [0.0, 1.5, 1.0, 2.0, 1.0]),
+        ([], 5, []),
+    ],
+)
+def test_moving_average_is_trailing(values: list[float], window: int, expected: list[float]) -> None:
+    assert moving_average(values, window) == pytest.approx(expected)
+
+
+def test_smoothing_window_is_a_fifth_of_the_curve_at_most_ten() -> None:
+    assert [smoothing_window(n) for n in (1, 4, 5, 30, 60, 200)] == [1, 1, 1, 6, 10, 10]
 
 
 def test_partial_run(tmp_path: Path) -> None:

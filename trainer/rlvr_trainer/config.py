@@ -73,7 +73,9 @@ class DataSpec(Section):
     """The prompts. ``synthetic``: generated (math word problems, small code tasks, formatting
     instructions) in the ``kinds`` shares; ``jsonl``: files of task rows (see ``tasks.py``).
     ``general_files``: JSONL rows of general (non-reasoning) prompts, ``question`` and, for a stage with no
-    teacher, ``completion``: where the sample-filter-SFT stages' ``general_samples`` come from."""
+    teacher, ``completion``: where the sample-filter-SFT stages' ``general_samples`` come from.
+    ``language``: the target language (ISO 639-1) of a prompt whose row has no ``language`` column of its own;
+    the held-out ``language`` metric measures the reasoning against it."""
 
     source: Literal["synthetic", "jsonl"] = "synthetic"
     kinds: dict[str, float] = Field(default_factory=lambda: {"math": 0.6, "code": 0.2, "format": 0.2})
@@ -82,6 +84,7 @@ class DataSpec(Section):
     train_files: list[str] = Field(default_factory=list)
     eval_files: list[str] = Field(default_factory=list)
     general_files: list[str] = Field(default_factory=list)
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
 
     @field_validator("kinds")
     @classmethod

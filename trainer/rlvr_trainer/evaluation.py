@@ -1,10 +1,24 @@
-"""Held-out evaluation: the mean reward and the accuracy of a model on prompts it never trains on.
+"""Held-out evaluation: the mean reward, the accuracy and each R1 stage's own metric on prompts never trained on.
 
 Each held-out prompt is sampled ``eval.samples_per_prompt`` times at ``eval.temperature`` (the
 sampling the RL stages optimise; temperature 0 gives greedy decoding) and scored by the stack with
 the recipe's ``eval.rewards``. Accuracy is the share of samples that the verifier of their kind
 (``CORRECTNESS``: math, code, ifeval) scored 1.0; an unscored sample (error/timeout) counts in
 neither mean and is reported as such.
+
+The stage metrics (``metrics`` in the summary, with ``metric_samples``: how many samples each was
+measured on) come from eval rewards of weight 0, which add a component without moving the reward:
+
+- ``accuracy`` (stage 0, R1-Zero; and stage 3, rejection sampling): as above;
+- ``readability`` (stage 1, cold start): per sample the mean of the four shaping verifiers ``tag_count``,
+  ``reasoning_steps``, ``format`` (each in [0, 1]) and ``repetition`` mapped onto [0, 1] as
+  ``1 - score / max_penalty`` (1: no repeated n-gram); a sample needs all four scored;
+- ``language`` (stage 2, reasoning RL): the ``language`` verifier's share of the reasoning in the target
+  language, over the samples with enough words to say (``min_words``). The target is the row's
+  ``language`` column, else ``data.language``: the reward names it with ``columns: {language: language}``;
+- ``reward_model`` (stage 4, alignment): the served reward model's score.
+
+A metric whose verifiers the recipe's eval rewards leave out, or that no sample could be measured on, is None.
 """
 
 from __future__ import annotations
@@ -26,6 +40,9 @@ from .scoring import CORRECTNESS, Scored, render_prompt, score_samples
 log = logging.getLogger(__name__)
 DEFAULT_EVAL_REWARDS = [*CORRECTNESS.values(), TRLReward("format", weight=0.2)]
 SAMPLES_KEPT = 6
+READABILITY = ("tag_count", "repetition", "reasoning_steps", "format")  # the verifiers readability averages
+STAGE_METRICS = ("accuracy", "readability", "language", "reward_model")
+LANGUAGE_COLUMN = "language"
 
 
 def eval_rewards(recipe: Recipe) -> list[TRLReward]:
@@ -40,8 +57,44 @@ def _mean(values: Sequence[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def summarize(rows: Sequence[Mapping[str, Any]], scored: Sequence[Scored | None]) -> dict[str, Any]:
-    """Mean reward and accuracy overall and per kind; each component's mean over the samples it scored."""
+def with_target_language(rows: Sequence[Mapping[str, Any]], default: str) -> list[dict[str, Any]]:
+    """The rows, each with its target language: its own ``language`` column, else ``default``."""
+    return [{**row, LANGUAGE_COLUMN: row.get(LANGUAGE_COLUMN) or default} for row in rows]
+
+
+def readability(result: Scored, max_penalty: float) -> float | None:
+    """The mean of the four readability verifiers' scores on [0, 1]; None unless all four scored the sample."""
+    tags, repetition, steps, layout = (result.score_of(name) for name in READABILITY)
+    if tags is None or repetition is None or steps is None or layout is None:
+        return None
+    no_repeats = 1.0 - repetition / max_penalty if max_penalty < 0 else 1.0
+    return (tags + no_repeats + steps + layout) / len(READABILITY)
+
+
+def stage_metrics(
+    scored: Sequence[Scored | None], specs: Sequence[TRLReward]
+) -> tuple[dict[str, float | None], dict[str, int]]:
+    """Each stage's metric but accuracy (see the module's docstring), and how many samples it was measured on."""
+    max_penalty = next((float(s.params.get("max_penalty", -1.0)) for s in specs if s.verifier == "repetition"), -1.0)
+    values: dict[str, list[float]] = {name: [] for name in STAGE_METRICS if name != "accuracy"}
+    for result in scored:
+        if result is None or result.reward is None:
+            continue
+        for name, value in (
+            ("readability", readability(result, max_penalty)),
+            ("language", result.score_of("language")),
+            ("reward_model", result.score_of("reward_model")),
+        ):
+            if value is not None:
+                values[name].append(value)
+    return {name: _mean(v) for name, v in values.items()}, {name: len(v) for name, v in values.items()}
+
+
+def summarize(
+    rows: Sequence[Mapping[str, Any]], scored: Sequence[Scored | None], specs: Sequence[TRLReward] = ()
+) -> dict[str, Any]:
+    """Mean reward and accuracy overall and per kind; each component's mean over the samples it scored; the
+    stage metrics (``specs``: the eval rewards, for the ``repetition`` penalty's scale)."""
     rewards: dict[str, list[float]] = defaultdict(list)
     correct: dict[str, list[float]] = defaultdict(list)
     components: dict[str, list[float]] = defaultdict(list)
@@ -59,6 +112,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], scored: Sequence[Scored | None]
                 components[name].append(value)
     every_reward = [r for values in rewards.values() for r in values]
     every_correct = [c for values in correct.values() for c in values]
+    metrics, measured = stage_metrics(scored, specs)
     return {
         "n": len(rows),
         "unscored": unscored,
@@ -69,6 +123,8 @@ def summarize(rows: Sequence[Mapping[str, Any]], scored: Sequence[Scored | None]
             for kind in sorted(rewards)
         },
         "components": {name: _mean(values) for name, values in sorted(components.items())},
+        "metrics": {"accuracy": _mean(every_correct), **metrics},
+        "metric_samples": {"accuracy": len(every_correct), **measured},
     }
 
 
@@ -95,16 +151,18 @@ def evaluate(
         max_new_tokens=spec.max_new_tokens,
         desc=f"eval {label}",
     )
-    flat_rows = [row for row, group in zip(rows, groups, strict=True) for _ in group]
+    targeted = with_target_language(rows, recipe.data.language)
+    flat_rows = [row for row, group in zip(targeted, groups, strict=True) for _ in group]
     flat_prompts = [p for p, group in zip(prompts, groups, strict=True) for _ in group]
     completions = [c for group in groups for c in group]
-    scored = score_samples(url, recipe.stack, flat_rows, completions, flat_prompts, eval_rewards(recipe), desc="eval")
+    specs = eval_rewards(recipe)
+    scored = score_samples(url, recipe.stack, flat_rows, completions, flat_prompts, specs, desc="eval")
     decoding = "greedy" if spec.temperature == 0 else f"sampled, temperature {spec.temperature:g}"
     summary = {
         "label": label,
         "stage": stage,
         "decoding": f"{decoding}, {spec.samples_per_prompt} per prompt",
-        **summarize(flat_rows, scored),
+        **summarize(flat_rows, scored, specs),
     }
     first_of_each = list(zip(flat_rows, completions, scored, strict=True))[:: spec.samples_per_prompt]
     summary["samples"] = [
@@ -118,5 +176,5 @@ def evaluate(
         for row, completion, result in first_of_each[:SAMPLES_KEPT]
     ]
     write_json(out, summary)
-    log.info("eval %s: mean reward %s, accuracy %s", label, summary["mean_reward"], summary["accuracy"])
+    log.info("eval %s: mean reward %s, metrics %s", label, summary["mean_reward"], summary["metrics"])
     return summary

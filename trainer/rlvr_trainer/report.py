@@ -1,10 +1,15 @@
-"""Markdown report of a run directory: held-out evaluations, per-stage curves and filters, samples, what is missing.
+"""Markdown report of a run directory: held-out evaluations, what each stage did, per-stage curves and filters,
+samples, what is missing.
 
 `write_report(run_dir)` reads what a run left on disk (run.json, base/*/grader.json, eval/*.json, stage*/state.json,
 train_log.jsonl, filters.json), tolerates any of it being absent or half-written, and writes run_dir/report.md with
 PNGs in plots/. Model graders show up where they act: the judge as a filter (its pass rate, and who decided: the
 math rule or the model), the reward model as GRPO reward components (curves and means) and, when the recipe's
 eval rewards name it, as a held-out column; the teacher's general samples and failures under their stage.
+
+Each R1 stage has its own held-out metric (``evaluation.py``: accuracy, readability, language, reward model); the
+report gives one line per stage with that metric before and after it and the direction intended (``STAGE_GOALS``,
+by the stage's place in the recipe). Training curves are drawn as a moving average with the logged points faint.
 """
 
 from __future__ import annotations
@@ -27,7 +32,31 @@ SAMPLE_CHARS = 600
 DASH = "—"
 # held-out columns for model graders the recipe's eval rewards name (verifier -> column)
 MODEL_COLUMNS = {"reward_model": "reward model", "judge": "judge"}
+# held-out columns of the readability metric: its four verifiers' means, then the combined score
+READABILITY_COLUMNS = ("tag_count", "repetition", "reasoning_steps", "format")
+METRIC_NAMES = {"accuracy": "accuracy", "readability": "readability", "language": "language",
+                "reward_model": "reward model"}  # fmt: skip
 GRADERS = ("judge", "reward", "teacher")  # folders under base/
+SMOOTHING = 10  # the moving average of a training curve spans this many logged steps at most (a fifth of them)
+
+
+@dataclass(frozen=True)
+class StageGoal:
+    """What an R1 stage is for: the held-out metric it should move (``up``), and one it should hold beside it."""
+
+    role: str
+    metric: str  # a key of Evaluation.metrics
+    held: str | None = None
+
+
+# by the stage's place in the recipe: DeepSeek-R1's five stages
+STAGE_GOALS = (
+    StageGoal("R1-Zero", "accuracy"),
+    StageGoal("cold start", "readability"),
+    StageGoal("reasoning RL", "language", held="accuracy"),
+    StageGoal("rejection sampling", "accuracy"),
+    StageGoal("alignment", "reward_model", held="accuracy"),
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +144,13 @@ class Evaluation:
     kind_accuracy: dict[str, float | None]
     samples: tuple[Sample, ...]
     components: dict[str, float | None] = dataclasses.field(default_factory=dict)
+    metrics: dict[str, float | None] = dataclasses.field(default_factory=dict)
+
+    def metric(self, name: str) -> float | None:
+        """A stage metric; accuracy and the reward model from their older places in files that predate ``metrics``."""
+        if (value := self.metrics.get(name)) is not None:
+            return value
+        return {"accuracy": self.accuracy, "reward_model": self.components.get("reward_model")}.get(name)
 
 
 def write_report(run_dir: Path) -> Path:
@@ -128,6 +164,7 @@ def write_report(run_dir: Path) -> Path:
     lines = [f"# Run report: {run.recipe}", "", f"Started {run.started}, seed {run.seed}.", ""]
     lines += render_base_and_time(run_dir, run.stages)
     lines += render_evaluations(evals, plots)
+    lines += render_stage_effects(run_dir, run.stages, evals)
     for stage in run.stages:
         lines += render_stage(run_dir / stage.dirname, stage, plots)
     lines += render_samples(evals)
@@ -269,7 +306,7 @@ def read_samples(raw: object) -> tuple[Sample, ...]:
 def read_evaluation(path: Path, short: str) -> Evaluation | None:
     if (data := read_json(path)) is None:
         return None
-    by_kind, components = data.get("by_kind"), data.get("components")
+    by_kind, components, metrics = data.get("by_kind"), data.get("components"), data.get("metrics")
     kinds = by_kind.items() if isinstance(by_kind, dict) else ()
     return Evaluation(
         source=path.stem,
@@ -282,6 +319,7 @@ def read_evaluation(path: Path, short: str) -> Evaluation | None:
         kind_accuracy={str(k): to_float(v.get("accuracy")) for k, v in kinds if isinstance(v, dict)},
         samples=read_samples(data.get("samples")),
         components={str(k): to_float(v) for k, v in components.items()} if isinstance(components, dict) else {},
+        metrics={str(k): to_float(v) for k, v in metrics.items()} if isinstance(metrics, dict) else {},
     )
 
 
@@ -319,13 +357,35 @@ def render_fenced(text: str) -> list[str]:
     return [f"{ticks}text", text, ticks, ""]
 
 
+def smoothing_window(n: int) -> int:
+    """The moving average's span for a curve of ``n`` logged steps: a fifth of them, 1 to ``SMOOTHING``."""
+    return max(1, min(SMOOTHING, n // 5))
+
+
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """The trailing mean of the last ``window`` values at each point (fewer at the start)."""
+    out, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value - (values[i - window] if i >= window else 0.0)
+        out.append(total / min(i + 1, window))
+    return out
+
+
 def plot_curves(png: Path, title: str, ylabel: str, series: dict[str, list[tuple[int, float]]]) -> None:
+    """Each curve as its moving average, the logged points drawn faint behind it in the same colour."""
     fig = Figure(figsize=(8, 4.5), layout="constrained")  # no pyplot: no global figure registry to close
     ax = fig.subplots()
+    windows = set()
     for label, points in series.items():
         steps, values = zip(*points, strict=True)
-        ax.plot(steps, values, label=label, marker="o" if len(points) <= 30 else None, markersize=3)
-    ax.set(title=title, xlabel="step", ylabel=ylabel)
+        window = smoothing_window(len(values))
+        windows.add(window)
+        marker = "o" if len(points) <= 30 else None
+        (raw,) = ax.plot(steps, values, alpha=0.25, linewidth=1, marker=marker, markersize=2)
+        ax.plot(steps, moving_average(values, window), color=raw.get_color(), linewidth=2, label=label)
+    span = "/".join(str(w) for w in sorted(windows))
+    ax.set(title=f"{title}\nmoving average of {span} logged steps; faint: every logged step", xlabel="step",
+           ylabel=ylabel)  # fmt: skip
     ax.grid(alpha=0.3)
     ax.legend()
     fig.savefig(png, dpi=100)
@@ -335,8 +395,13 @@ def plot_evaluations(png: Path, evals: Sequence[Evaluation], kinds: Sequence[str
     fig = Figure(figsize=(11 if kinds else 6, 4.5), layout="constrained")
     axes = fig.subplots(1, 2 if kinds else 1, squeeze=False)[0]
     overall = {"mean reward": [ev.mean_reward for ev in evals], "accuracy": [ev.accuracy for ev in evals]}
+    for name in ("readability", "language", "reward_model"):
+        values = [ev.metric(name) for ev in evals]
+        if any(v is not None for v in values):
+            overall[METRIC_NAMES[name]] = values
     by_kind = {f"accuracy {k}": [ev.kind_accuracy.get(k) for ev in evals] for k in kinds}
-    for ax, title, group in zip(axes, ["overall", "accuracy by kind"], [overall, by_kind], strict=False):
+    titles = ["overall, and each stage's metric", "accuracy by kind"]
+    for ax, title, group in zip(axes, titles, [overall, by_kind], strict=False):
         for label, values in group.items():
             ax.plot(range(len(evals)), [float("nan") if v is None else v for v in values], label=label, marker="o")
         ax.set_xticks(range(len(evals)), [ev.short for ev in evals], rotation=20, ha="right")
@@ -386,6 +451,10 @@ def render_evaluations(evals: Sequence[Evaluation], plots: Path) -> list[str]:
         lines += ["Decoding differs: " + "; ".join(f"{ev.label}: {ev.decoding or 'not recorded'}" for ev in evals), ""]
     kinds = list(dict.fromkeys(k for ev in evals for k in ev.kind_accuracy))
     graded = [name for name in MODEL_COLUMNS if any(ev.components.get(name) is not None for ev in evals)]
+    readable = any(ev.metric("readability") is not None for ev in evals)
+    shaping = [*READABILITY_COLUMNS, "readability"] if readable else []
+    language = ["language"] if any(ev.metric("language") is not None for ev in evals) else []
+    metrics = [name for name in ("readability", "language") if name in shaping or name in language]
     rows = [
         [
             ev.label,
@@ -395,14 +464,60 @@ def render_evaluations(evals: Sequence[Evaluation], plots: Path) -> list[str]:
             format_number(ev.accuracy),
             format_delta(ev.accuracy, prev.accuracy if prev else None),
             *(format_number(ev.kind_accuracy.get(k)) for k in kinds),
+            *(format_number(ev.components.get(name)) for name in READABILITY_COLUMNS if readable),
+            *(format_number(ev.metric(name)) for name in metrics),
             *(format_number(ev.components.get(name)) for name in graded),
         ]
         for prev, ev in zip([None, *evals], evals, strict=False)
     ]
     header = ["evaluation", "n", "mean reward", "Δ reward", "accuracy", "Δ accuracy", *(f"acc {k}" for k in kinds)]
-    header += [MODEL_COLUMNS[name] for name in graded]
+    header += [*shaping, *language, *(MODEL_COLUMNS[name] for name in graded)]
     plot_evaluations(plots / "evaluations.png", evals, kinds)
-    return [*lines, *render_table(header, rows), "![evaluations across stages](plots/evaluations.png)", ""]
+    notes = []
+    if shaping:
+        notes.append("readability: per sample the mean of `tag_count`, `reasoning_steps`, `format` and "
+                     "`1 - repetition/max_penalty` (the `repetition` column is the verifier's own score, 0 to its "
+                     "penalty)")  # fmt: skip
+    if language:
+        notes.append("language: the share of the reasoning in the prompt's target language")
+    if graded:
+        notes.append("model columns: the grader's mean score")
+    extra = [f"Stage metrics (weight-0 eval rewards, one mean over the samples each could be measured on): "
+             f"{'; '.join(notes)}.", ""] if notes else []  # fmt: skip
+    return [*lines, *render_table(header, rows), *extra, "![evaluations across stages](plots/evaluations.png)", ""]
+
+
+def render_stage_effects(run_dir: Path, stages: Sequence[Stage], evals: Sequence[Evaluation]) -> list[str]:
+    """One line per stage: its own metric on the held-out prompts before and after it, the direction intended."""
+    if not stages:
+        return []
+    by_source = {ev.source: ev for ev in evals}
+    lines = ["## What each stage did", ""]
+    for stage in stages:
+        goal = STAGE_GOALS[stage.index] if stage.index < len(STAGE_GOALS) else StageGoal(stage.name, "accuracy")
+        before = by_source.get("base" if stage.index == 0 else f"stage{stage.index - 1}")
+        after = by_source.get(f"stage{stage.index}")
+        parts = [change(goal.metric, before, after, "up")]
+        if goal.held:
+            parts.append(change(goal.held, before, after, "held"))
+        filters = read_filters(run_dir / stage.dirname)
+        if filters is not None and filters.counts:
+            rates = ", ".join(f"{c.name} {DASH if c.pass_rate is None else f'{c.pass_rate:.1%}'}"
+                              for c in filters.counts)  # fmt: skip
+            parts.append(f"kept {filters.kept} of {filters.candidates} samples (filter pass rates: {rates})")
+        lines.append(f"- stage {stage.index} {goal.role} (`{stage.name}`): {'; '.join(parts)}")
+    return [*lines, ""]
+
+
+def change(metric: str, before: Evaluation | None, after: Evaluation | None, intended: str) -> str:
+    """``readability 0.410 → 0.630 (+0.220, intended: up)``; a dash for an evaluation or a value that is missing."""
+    name = METRIC_NAMES.get(metric, metric)
+    old, new = (ev.metric(metric) if ev else None for ev in (before, after))
+    if old is None and new is None and before is not None and after is not None:
+        return (f"{name} not measured (intended: {intended}; its verifiers are not among the eval rewards, or no "
+                "sample had enough to measure)")  # fmt: skip
+    delta = "" if old is None or new is None else f"{new - old:+.3f}, "
+    return f"{name} {format_number(old)} → {format_number(new)} ({delta}intended: {intended})"
 
 
 def render_stage(stage_dir: Path, stage: Stage, plots: Path) -> list[str]:

@@ -11,6 +11,7 @@ A task row is a flat dict (one row of a ``datasets.Dataset`` or one line of a JS
 | ``gold`` | str or null | the ``math`` verifier's ``gold`` |
 | ``code_params`` | JSON text or null | the ``code`` verifier's params (``language``, ``tests``, …) |
 | ``ifeval_params`` | JSON text or null | the ``ifeval`` verifier's params (``instruction_id_list``, ``kwargs``) |
+| ``language`` | str or null | the reasoning's target language (ISO 639-1); null: the recipe's ``data.language`` |
 
 Params travel as JSON text so that rows of different kinds fit one Arrow schema; the client's TRL
 adapter reads them with ``params_column``. The synthetic generator is deterministic for a seed: small
@@ -28,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-COLUMNS = ("id", "kind", "question", "solution", "gold", "code_params", "ifeval_params")
+COLUMNS = ("id", "kind", "question", "solution", "gold", "code_params", "ifeval_params", "language")
 
 
 @dataclass(frozen=True)
