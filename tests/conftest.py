@@ -29,6 +29,19 @@ if str(TESTS) not in sys.path:
 EXPECTED_CI_SKIPS = ("podman-setup.sh", "the docker SDK is not installed")
 
 
+# The tests that need a model trained in the session: the first of them pays for the training in its set-up
+# (about 2 min on 2 idle cores, more than the suite's 300 s per-test limit on a loaded machine), so they get more.
+MODEL_FIXTURES = frozenset({"tiny_judge_dir", "tiny_reward_dir"})
+MODEL_TEST_TIMEOUT_S = 1200
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        needs = MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if needs and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(MODEL_TEST_TIMEOUT_S))
+
+
 def _skip_reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
