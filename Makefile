@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps k8s-tools demo demo-train test test-fast lint bench serve clean
+.PHONY: install system-deps k8s-tools demo demo-train test test-fast lint bench serve clean fresh-machine
 
 install: $(STAMP) | system-deps
 
@@ -59,6 +59,10 @@ bench: install
 
 serve: install
 	$(VENV)/bin/rlvr serve
+
+# the two commands above on a fresh Debian (debootstrap, a container of its own), as root; FRESH_ARGS=--help for more
+fresh-machine:
+	bash scripts/fresh-machine.sh $(FRESH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -74,8 +74,12 @@ class Host:
 
 def _listener(family: int, address: tuple[str, int] | str) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.bind(address)
-    sock.listen(8)
+    try:
+        sock.bind(address)
+        sock.listen(8)
+    except OSError:  # e.g. no ::1 where IPv6 is off (a container): close it, or its ResourceWarning fails a test
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock
 
