@@ -18,7 +18,8 @@
 #
 # What it needs: Linux x86_64, root, debootstrap, a Docker engine (Debian's docker.io: dockerd, containerd,
 # runc), iproute2 and iptables, and network access to the package registries (Debian's, PyPI and npm's).
-# Missing debootstrap or docker.io are installed with apt-get. About 7 GB of disk under the cache directory.
+# Missing debootstrap or docker.io are installed with apt-get. About 10 GB of disk under the cache directory
+# while it runs (the Debian root and its image stay cached: about 0.6 GB).
 #
 # The fresh system is what a newcomer has: Debian bookworm's minbase variant plus git, make, python3 and
 # ca-certificates; nothing the project's own set-up installs (bubblewrap, Redis, compilers, python3-venv, npm):
