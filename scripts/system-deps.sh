@@ -31,19 +31,15 @@ PY
 missing=()
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
-# "program package..." per language: the files it needs (absolute paths) and where they come from
+# "program package..." per language: the files it needs (absolute paths) and where they come from, by the
+# sandbox's own rule (rlvr_sandbox/languages.py is stdlib-only, so it loads from the source, before any venv)
 while read -r exe packages; do
     [ -e "$exe" ] || missing+=($packages)
-done < <(python3 - <<'PY'
-import tomllib
-with open("sandbox/rlvr_sandbox/languages.toml", "rb") as f:
-    table = tomllib.load(f)
-for name, spec in table.items():
-    programs = spec.get("programs") or [
-        argv[0] for argv in (spec.get("compile"), spec.get("run")) if argv and argv[0].startswith("/")
-    ]
-    for exe in dict.fromkeys(programs):
-        print(exe, " ".join(spec.get("packages", [])) or f"<{name}: no packages listed>")
+done < <(PYTHONPATH=sandbox python3 - <<'PY'
+from rlvr_sandbox.languages import load_languages
+for lang in load_languages().values():
+    for exe in lang.required_programs():
+        print(exe, " ".join(lang.packages) or f"<{lang.name}: no packages listed>")
 PY
 )
 need_redis=0
