@@ -18,7 +18,7 @@
 #
 # What it needs: Linux x86_64, root, debootstrap, a Docker engine (Debian's docker.io: dockerd, containerd,
 # runc), iproute2 and iptables, and network access to the package registries (Debian's, PyPI and npm's).
-# Missing debootstrap or docker.io are installed with apt-get. About 10 GB of disk under the cache directory
+# Missing debootstrap, docker.io, iptables or iproute2 are installed with apt-get. About 10 GB of disk under the cache directory
 # while it runs (the Debian root and its image stay cached: about 0.6 GB).
 #
 # The fresh system is what a newcomer has: Debian bookworm's minbase variant plus git, make, python3 and
@@ -135,9 +135,13 @@ network_down() {
 }
 engine_up() {
     mkdir -p "$RUN_DIR" "$CACHE/docker"
+    local missing=()  # what the engine and its network need; docker.io brings containerd and runc
+    command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+    command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+    ((${#missing[@]} == 0)) || install_host_packages "${missing[@]}"
     network_up
     engine_answers && { say "using the private engine already running on $SOCK"; return; }
-    command -v dockerd >/dev/null 2>&1 || install_host_packages docker.io
     say "starting a private dockerd (log: $CACHE/dockerd.log)"
     setsid dockerd --host "$DOCKER_HOST" --data-root "$CACHE/docker" --exec-root "$RUN_DIR/exec" \
         --pidfile "$RUN_DIR/dockerd.pid" --bridge "$BRIDGE" --iptables=false --ip6tables=false \
