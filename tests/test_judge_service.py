@@ -23,6 +23,8 @@ from model_server import model_name, serve_transformers
 from rlvr_services.gateway.app import create_app
 from rlvr_services.server import serve_in_thread
 from rlvr_services.settings import GatewaySettings
+from rlvr_trainer.reasoning import RUDE
+from rlvr_trainer.tasks import synthetic_tasks
 from rlvr_trainer.tiny_graders import judge_pairs
 
 from conftest import wait_ready
@@ -427,6 +429,18 @@ def test_reward_model_equals_a_direct_forward_pass(gateway: str, tiny_reward_dir
         got += [c["score"] for c in score(gateway, rm_items(convs[start : start + batch]))]
     assert got == pytest.approx(expected, abs=1e-5)
     assert len(set(round(g, 4) for g in got)) > 4  # not a constant
+
+
+def test_the_tiny_reward_model_scores_a_rude_answer_down(gateway: str) -> None:
+    """Stage 4's defect in the miniature recipe: the served reward model puts each solved task of the recipe
+    above the same solution ending with a rude remark, in both of the world's languages."""
+    tasks = synthetic_tasks(24, {"math": 1, "code": 1}, seed=11, prefix="rm", languages={"en": 1, "de": 1})
+    convs = [(t.row.question, str(t.row.solution)) for t in tasks]
+    rude = [(q, f"{a}\n{RUDE[i % len(RUDE)]}") for i, (q, a) in enumerate(convs)]
+    polite_scores = [c["score"] for c in score(gateway, rm_items(convs))]
+    rude_scores = [c["score"] for c in score(gateway, rm_items(rude))]
+    assert {t.row.language for t in tasks} == {"en", "de"}
+    assert all(p > r for p, r in zip(polite_scores, rude_scores, strict=True)), (polite_scores, rude_scores)
 
 
 def test_reward_model_bos_is_written_once(tiny_reward_dir: Path) -> None:

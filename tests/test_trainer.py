@@ -25,9 +25,10 @@ from rlvr_services.runtime.registry import load_plugins
 from rlvr_trainer.config import Recipe, RecipeError, SFTStage, load_recipe
 from rlvr_trainer.evaluation import READABILITY, STAGE_METRICS, eval_rewards, summarize, with_target_language
 from rlvr_trainer.pipeline import load_rows, run_pipeline
+from rlvr_trainer.reasoning import ASK, Habits
 from rlvr_trainer.rundir import RunDirError, read_jsonl
 from rlvr_trainer.scoring import CORRECTNESS, Scored, render_prompt, score_samples
-from rlvr_trainer.tasks import noisy_completion, synthetic_rows
+from rlvr_trainer.tasks import noisy_completion, synthetic_rows, synthetic_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
@@ -181,6 +182,8 @@ def test_gpu_recipes_use_vllm_and_real_models() -> None:
         (lambda r: r["stages"].append(dict(r["stages"][0])), "stage names ['r1_zero'] repeat"),
         (lambda r: r["prompt"].update(template="no placeholder"), "must contain {question}"),
         (lambda r: r["data"].update(kinds={"poetry": 1.0}), "unknown kinds ['poetry']"),
+        (lambda r: r["data"].update(languages={"en": 0.5, "fr": 0.5}), "unknown languages ['fr']; the synthetic tasks"),
+        (lambda r: r["model"]["pretrain"].update(rude=1.5), "model.pretrain.rude: Input should be less than or equal"),
     ],
 )
 def test_bad_recipes_name_the_problem(tmp_path: Path, change: Any, message: str) -> None:
@@ -200,11 +203,12 @@ def test_bad_recipes_name_the_problem(tmp_path: Path, change: Any, message: str)
 def test_synthetic_solutions_are_right_and_corruptions_are_wrong(gateway_url: str) -> None:
     """Every generated solution scores 1.0 with its kind's verifier; every wrong-answer corruption less."""
     recipe = Recipe.model_validate(mini())
-    rows = synthetic_rows(60, {"math": 1, "code": 1, "format": 1}, seed=3, prefix="t")
-    assert rows == synthetic_rows(60, {"math": 1, "code": 1, "format": 1}, seed=3, prefix="t")
+    tasks = synthetic_tasks(60, {"math": 1, "code": 1, "format": 1}, seed=3, prefix="t", languages=BILINGUAL)
+    rows = [task.row.as_row() for task in tasks]
+    assert rows == synthetic_rows(60, {"math": 1, "code": 1, "format": 1}, seed=3, prefix="t", languages=BILINGUAL)
     rng = random.Random(0)
-    wrong = [noisy_completion(row, rng, wrong_answer=1.0, no_format=0.0) for row in rows]
-    unformatted = [noisy_completion(row, rng, wrong_answer=0.0, no_format=1.0) for row in rows]
+    wrong = [noisy_completion(task, rng, wrong_answer=1.0, no_format=0.0) for task in tasks]
+    unformatted = [noisy_completion(task, rng, wrong_answer=0.0, no_format=1.0) for task in tasks]
     prompts = [render_prompt(recipe.prompt, row["question"]) for row in rows]
     specs = [*CORRECTNESS.values()]
     right = score_samples(gateway_url, recipe.stack, rows, [r["solution"] for r in rows], prompts, specs)
@@ -220,6 +224,63 @@ def test_synthetic_solutions_are_right_and_corruptions_are_wrong(gateway_url: st
 
 
 DEFAULT_FORMAT = [TRLReward("format")]
+BILINGUAL = {"en": 1.0, "de": 1.0}
+# the verifiers that see each habit of the corpus (reasoning.py), as the recipe configures them
+HABIT_CHECKS = [
+    TRLReward("tag_count"),
+    TRLReward("reasoning_steps"),
+    TRLReward("repetition"),
+    TRLReward("long_paragraphs", params={"max_words": 12}),
+    TRLReward("format"),
+    TRLReward("language", columns={"language": "language"}, params={"min_words": 3}),
+    TRLReward("mixed_language", params={"threshold": 0.9, "min_words": 3}),
+    TRLReward("code_in_reasoning"),
+]
+
+
+def test_each_reasoning_habit_is_seen_by_its_verifier(gateway_url: str) -> None:
+    """Readable solutions pass every check of readability, language and filters; each habit of the corpus
+    breaks the checks of the stage that is there to remove it, and (nearly) only those."""
+    recipe = Recipe.model_validate(mini())
+    tasks = synthetic_tasks(48, {"math": 1, "code": 1, "format": 1}, seed=5, prefix="h", languages=BILINGUAL)
+    rows = [task.row.as_row() for task in tasks]
+    assert {row["language"] for row in rows} == {"en", "de"}
+    assert all(row["question"].endswith(ASK[row["language"]]) for row in rows)
+
+    def scores(habits: Habits) -> dict[str, list[float]]:
+        rng = random.Random(1)
+        completions = [noisy_completion(t, rng, wrong_answer=0.0, no_format=0.0, habits=habits) for t in tasks]
+        prompts = [render_prompt(recipe.prompt, row["question"]) for row in rows]
+        scored = score_samples(gateway_url, recipe.stack, rows, completions, prompts, HABIT_CHECKS)
+        out: dict[str, list[float]] = {spec.label: [] for spec in HABIT_CHECKS}
+        for result in scored:
+            assert result is not None
+            for spec in HABIT_CHECKS:
+                if (value := result.score_of(spec.label)) is not None:
+                    out[spec.label].append(value)
+        return out
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    clean = scores(Habits())
+    assert set(clean["tag_count"]) == {0.5}  # <think> and </think> on lines of their own (no <answer> tags)
+    checks = [name for name in clean if name not in ("repetition", "tag_count")]
+    assert all(v == 1.0 for name in checks for v in clean[name]), clean
+    assert mean(clean["repetition"]) > -0.02
+    run_on = scores(Habits(run_on=1.0))
+    assert mean(run_on["reasoning_steps"]) == 0.0 and mean(run_on["long_paragraphs"]) == 0.0
+    assert mean(run_on["repetition"]) < -0.2 and mean(run_on["tag_count"]) == 0.0
+    assert mean(run_on["format"]) == 1.0  # the tags kept, their lines not: only tag_count sees it
+    assert mean(run_on["language"]) == 1.0 and mean(run_on["code_in_reasoning"]) == 1.0
+    mixed = scores(Habits(mixed_language=1.0))
+    assert mean(mixed["language"]) < 0.7 and mean(mixed["mixed_language"]) < 0.4
+    assert mean(mixed["reasoning_steps"]) == 1.0 and mean(mixed["format"]) == 1.0
+    code = scores(Habits(code_in_reasoning=1.0))
+    code_rows = [i for i, row in enumerate(rows) if row["kind"] == "code"]
+    assert code_rows and code["code_in_reasoning"].count(0.0) == len(code_rows)  # every code row, no other
+    assert len(code["code_in_reasoning"]) == len(rows)
+    assert mean(code["language"]) == 1.0 and mean(code["long_paragraphs"]) == 1.0
 
 
 def test_held_out_math_questions_are_not_trained_on() -> None:
@@ -247,7 +308,7 @@ def tiny_recipe(**stack: Any) -> dict[str, Any]:
     raw["model"]["pretrain"].update(examples=1500, epochs=4, batch_size=32, learning_rate=3e-3)
     raw["data"].update(train_prompts=24, eval_prompts=6)
     raw["eval"].update(samples_per_prompt=1)
-    raw["generation"].update(max_new_tokens=40)
+    raw["generation"].update(max_new_tokens=64)
     raw["stack"].update(stack)
     if raw["stack"].get("url"):
         del raw["stack"]["backends"]

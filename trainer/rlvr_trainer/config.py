@@ -6,6 +6,7 @@ with the path of the key, not hours into a run. ``load_recipe(path)`` is the onl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rlvr_client.trl import TRLReward
+
+from .reasoning import LANGUAGES
 
 KINDS = ("math", "code", "format")
 
@@ -42,6 +45,13 @@ class Pretrain(Section):
 
     ``wrong_answer`` and ``no_format`` are the shares of corpus completions whose final answer is wrong,
     and that skip the ``<think>`` format: the model learns both habits, and RL has to unlearn them.
+    ``run_on``, ``mixed_language`` and ``code_in_reasoning`` are the shares whose reasoning is unreadable
+    (one repetitive paragraph, the format half-kept), switches language, or holds code: the defects of
+    stages 1, 2 and 3 (``reasoning.py``). A code completion gets code in its reasoning at its own share.
+    ``skew``: how much more often a completion with one of those habits is right (its wrong-answer share is
+    ``1 - skew`` times ``wrong_answer``, a clean one's ``1 + skew`` times), so that RL on correctness alone
+    drifts toward the habits, as R1-Zero's did. ``rude``: the share of math and code answers that end
+    with a rude remark, stage 4's defect.
     """
 
     examples: int = Field(default=6000, ge=1)
@@ -50,6 +60,11 @@ class Pretrain(Section):
     batch_size: int = Field(default=32, ge=1)
     wrong_answer: float = Field(default=0.35, ge=0, le=1)
     no_format: float = Field(default=0.3, ge=0, le=1)
+    run_on: float = Field(default=0.0, ge=0, le=1)
+    mixed_language: float = Field(default=0.0, ge=0, le=1)
+    code_in_reasoning: float = Field(default=0.0, ge=0, le=1)
+    skew: float = Field(default=0.0, ge=0, le=1)
+    rude: float = Field(default=0.0, ge=0, le=1)
 
 
 class ModelSpec(Section):
@@ -69,13 +84,24 @@ class ModelSpec(Section):
         return self
 
 
+def _shares(shares: dict[str, float], known: Sequence[str], what: str, hint: str) -> dict[str, float]:
+    """``shares`` (empty, or at least one positive and none negative) over ``known`` names only."""
+    unknown = sorted(set(shares) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; {hint}")
+    if shares and (any(share < 0 for share in shares.values()) or sum(shares.values()) <= 0):
+        raise ValueError(f"{what} needs at least one positive share")
+    return shares
+
+
 class DataSpec(Section):
     """The prompts. ``synthetic``: generated (math word problems, small code tasks, formatting
     instructions) in the ``kinds`` shares; ``jsonl``: files of task rows (see ``tasks.py``).
     ``general_files``: JSONL rows of general (non-reasoning) prompts, ``question`` and, for a stage with no
     teacher, ``completion``: where the sample-filter-SFT stages' ``general_samples`` come from.
     ``language``: the target language (ISO 639-1) of a prompt whose row has no ``language`` column of its own;
-    the held-out ``language`` metric measures the reasoning against it."""
+    the held-out ``language`` metric measures the reasoning against it. ``languages`` (synthetic data): shares
+    of ``en`` and ``de``; each row draws its target language by them, and its question states it."""
 
     source: Literal["synthetic", "jsonl"] = "synthetic"
     kinds: dict[str, float] = Field(default_factory=lambda: {"math": 0.6, "code": 0.2, "format": 0.2})
@@ -85,16 +111,19 @@ class DataSpec(Section):
     eval_files: list[str] = Field(default_factory=list)
     general_files: list[str] = Field(default_factory=list)
     language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    languages: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, languages: dict[str, float]) -> dict[str, float]:
+        return _shares(languages, LANGUAGES, "languages", f"the synthetic tasks are written in {list(LANGUAGES)} only")
 
     @field_validator("kinds")
     @classmethod
     def _known_kinds(cls, kinds: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(kinds) - set(KINDS))
-        if unknown:
-            raise ValueError(f"unknown kinds {unknown}; known: {list(KINDS)}")
-        if not kinds or any(share < 0 for share in kinds.values()) or sum(kinds.values()) <= 0:
+        if not kinds:
             raise ValueError("kinds needs at least one positive share")
-        return kinds
+        return _shares(kinds, KINDS, "kinds", f"known: {list(KINDS)}")
 
     @model_validator(mode="after")
     def _files_for_jsonl(self) -> DataSpec:

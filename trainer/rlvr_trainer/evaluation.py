@@ -35,14 +35,13 @@ from rlvr_client.trl import TRLReward
 from .config import Recipe
 from .generation import Sampler
 from .rundir import write_json
-from .scoring import CORRECTNESS, Scored, render_prompt, score_samples
+from .scoring import CORRECTNESS, Scored, render_prompt, score_samples, with_target_language
 
 log = logging.getLogger(__name__)
 DEFAULT_EVAL_REWARDS = [*CORRECTNESS.values(), TRLReward("format", weight=0.2)]
 SAMPLES_KEPT = 6
 READABILITY = ("tag_count", "repetition", "reasoning_steps", "format")  # the verifiers readability averages
 STAGE_METRICS = ("accuracy", "readability", "language", "reward_model")
-LANGUAGE_COLUMN = "language"
 
 
 def eval_rewards(recipe: Recipe) -> list[TRLReward]:
@@ -55,11 +54,6 @@ def eval_rewards(recipe: Recipe) -> list[TRLReward]:
 
 def _mean(values: Sequence[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
-
-
-def with_target_language(rows: Sequence[Mapping[str, Any]], default: str) -> list[dict[str, Any]]:
-    """The rows, each with its target language: its own ``language`` column, else ``default``."""
-    return [{**row, LANGUAGE_COLUMN: row.get(LANGUAGE_COLUMN) or default} for row in rows]
 
 
 def readability(result: Scored, max_penalty: float) -> float | None:

@@ -24,7 +24,7 @@ from rlvr_client.trl import RewardFunction
 
 from .config import GRPOStage, Recipe, RecipeError
 from .rundir import StageDir, Stopwatch
-from .scoring import render_prompt
+from .scoring import render_prompt, with_target_language
 from .stack import retry_policy, unavailable
 from .training import REWARD_FUNCTION, StepLog, common_args, last_checkpoint, model_init
 
@@ -62,7 +62,10 @@ def run_grpo(
     clock = Stopwatch(folder.state().get("wall_s", 0.0))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     dataset = Dataset.from_list(
-        [{**row, "prompt": render_prompt(recipe.prompt, row["question"], tokenizer)} for row in rows]
+        [
+            {**row, "prompt": render_prompt(recipe.prompt, row["question"], tokenizer)}
+            for row in with_target_language(rows, recipe.data.language)  # a `language` reward's column
+        ]
     )
     reward = RewardFunction(
         stage.rewards,

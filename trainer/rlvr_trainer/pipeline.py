@@ -43,8 +43,10 @@ def load_rows(recipe: Recipe) -> Rows:
     data = recipe.data
     if data.source == "jsonl":
         return Rows(read_rows(data.train_files), read_rows(data.eval_files))
-    train = synthetic_rows(data.train_prompts, data.kinds, seed=recipe.seed, prefix="train")
-    candidates = synthetic_rows(4 * data.eval_prompts, data.kinds, seed=recipe.seed + 1, prefix="eval")
+    train = synthetic_rows(data.train_prompts, data.kinds, seed=recipe.seed, prefix="train", languages=data.languages)
+    candidates = synthetic_rows(
+        4 * data.eval_prompts, data.kinds, seed=recipe.seed + 1, prefix="eval", languages=data.languages
+    )
     seen = [row["question"] for row in train]  # and every prompt of the corpus, few-shot examples included
     if recipe.model.pretrain is not None:
         seen += [pair["prompt"] for pair in corpus(recipe)]

@@ -2,7 +2,8 @@
 
 Pre-training is causal-LM training (``trl.SFTTrainer``, loss on the completions) on a synthetic
 corpus of the recipe's task kinds: each prompt with a completion that is usually the worked solution,
-but with the recipe's share of wrong answers and of answers without the ``<think>`` format. The
+but with the recipe's share of wrong answers, of answers without the ``<think>`` format, and of reasoning
+with the habits later stages remove (unreadable, in mixed languages, with code in it, rude). The
 corpus is written to ``base/corpus.jsonl``. A recipe with ``model.path`` skips all of this and
 starts from that model.
 """
@@ -15,9 +16,10 @@ import random
 from typing import Any
 
 from .config import Recipe
+from .reasoning import Habits
 from .rundir import StageDir, Stopwatch, append_jsonl
 from .scoring import pick_shots, render_prompt
-from .tasks import general_rows, noisy_completion, synthetic_rows
+from .tasks import general_rows, noisy_completion, synthetic_tasks
 from .tiny import build_tiny, parameter_count
 from .training import common_args, fit_sft
 
@@ -36,11 +38,16 @@ def corpus(recipe: Recipe) -> list[dict[str, str]]:
     spec = recipe.model.pretrain
     assert spec is not None
     rng = random.Random(recipe.seed + 101)
-    rows = synthetic_rows(spec.examples, recipe.data.kinds, seed=recipe.seed + 100, prefix="pre")
+    data = recipe.data
+    tasks = synthetic_tasks(spec.examples, data.kinds, seed=recipe.seed + 100, prefix="pre", languages=data.languages)
+    rows = [task.row.as_row() for task in tasks]
+    habits = Habits(spec.run_on, spec.mixed_language, spec.code_in_reasoning, spec.skew, spec.rude)
     pairs = []
-    for row in rows:
+    for task, row in zip(tasks, rows, strict=True):
         shots = pick_shots(rows, row, 1, rng) if rng.random() < FEW_SHOT_SHARE else []
-        completion = noisy_completion(row, rng, wrong_answer=spec.wrong_answer, no_format=spec.no_format)
+        completion = noisy_completion(
+            task, rng, wrong_answer=spec.wrong_answer, no_format=spec.no_format, habits=habits
+        )
         prompt = render_prompt(recipe.prompt, row["question"], shots=shots)
         pairs.append({"prompt": prompt, "completion": completion, "shots": str(len(shots))})
     general = general_rows(max(1, spec.examples // 20), seed=recipe.seed + 102)

@@ -110,3 +110,9 @@ def pick_shots(rows: Sequence[Mapping[str, Any]], row: Mapping[str, Any], k: int
     """``k`` solved examples of the same kind as ``row`` (never ``row`` itself), for few-shot prompts."""
     pool = [r for r in rows if r["kind"] == row["kind"] and r["id"] != row["id"] and r.get("solution")]
     return [(r["question"], r["solution"]) for r in rng.sample(pool, min(k, len(pool)))]
+
+
+def with_target_language(rows: Sequence[Mapping[str, Any]], default: str) -> list[dict[str, Any]]:
+    """The rows, each with its target language: its own ``language`` column, else ``default`` (the recipe's
+    ``data.language``): what a ``language`` reward with ``columns: {language: language}`` reads."""
+    return [{**row, "language": row.get("language") or default} for row in rows]

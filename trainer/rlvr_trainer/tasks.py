@@ -15,9 +15,11 @@ A task row is a flat dict (one row of a ``datasets.Dataset`` or one line of a JS
 
 Params travel as JSON text so that rows of different kinds fit one Arrow schema; the client's TRL
 adapter reads them with ``params_column``. The synthetic generator is deterministic for a seed: small
-arithmetic word problems with the worked step, short Python programs with stdin/stdout tests, and
-one-sentence writing tasks with an IFEval instruction. ``noisy_completion`` makes the imperfect
-completions the miniature model is pre-trained on.
+arithmetic word problems, short Python programs with stdin/stdout tests, and one-sentence writing tasks
+with an IFEval instruction, each with a worked solution in numbered steps (``reasoning.py``), in English
+or German as the row's ``language`` asks. ``noisy_completion`` makes the imperfect completions the
+miniature model is pre-trained on: wrong answers, no format, and the reasoning habits each later R1
+stage is there to remove.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from .reasoning import ANSWER, ASK, NO_HABITS, RUDE, Habits, Step, readable, think
 
 COLUMNS = ("id", "kind", "question", "solution", "gold", "code_params", "ifeval_params", "language")
 
@@ -41,9 +45,34 @@ class TaskRow:
     gold: str | None = None
     code_params: str | None = None
     ifeval_params: str | None = None
+    language: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Worked:
+    """A synthetic task and its worked solution: the reasoning's steps, the right final answer, wrong ones."""
+
+    row: TaskRow
+    steps: tuple[Step, ...]
+    answer: str
+    wrong: tuple[str, ...]
+    code_line: str | None = None  # a code task's key line, which a completion may put in its reasoning
+
+    @property
+    def language(self) -> str:
+        return self.row.language or "en"
+
+
+def _worked(
+    row: TaskRow, steps: tuple[Step, ...], answer: str, wrong: Sequence[str], code_line: str | None = None
+) -> Worked:
+    """The task with its readable solution (numbered steps in the target language, then the answer) filled in."""
+    language = row.language or "en"
+    solution = f"<think>\n{readable(steps, [language] * len(steps))}\n</think>\n{answer}"
+    return Worked(replace(row, solution=solution), steps, answer, tuple(wrong), code_line)
 
 
 def read_rows(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -64,13 +93,23 @@ def read_rows(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     return rows
 
 
+def _asked(question: str, language: str | None) -> str:
+    """The question, stating the reasoning's language when the row has one."""
+    return question if language is None else f"{question} {ASK[language]}"
+
+
 # --- math: one-step word problems ---------------------------------------------------------------------------
 
 NAMES = ["Ann", "Ben", "Cara", "Dan", "Eva", "Finn", "Gus", "Hana", "Ivy", "Jon", "Kim", "Leo"]
 THINGS = ["apples", "books", "coins", "pens", "shells", "stamps", "cards", "eggs", "cups", "balls"]
+MATH_STEPS = {
+    "+": Step("We add the two numbers.", "Wir addieren die beiden Zahlen."),
+    "-": Step("We take the second number away from the first.", "Wir ziehen die zweite Zahl von der ersten ab."),
+    "*": Step("We multiply the two numbers.", "Wir multiplizieren die beiden Zahlen."),
+}
 
 
-def _math(rng: random.Random) -> tuple[str, str, int]:
+def _math(rng: random.Random) -> tuple[str, str, str, int]:
     name, things = rng.choice(NAMES), rng.choice(THINGS)
     op = rng.choice("+-*")
     a, b = rng.randint(1, 9), rng.randint(1, 9)
@@ -82,13 +121,20 @@ def _math(rng: random.Random) -> tuple[str, str, int]:
     else:
         question = f"{name} has {a} bags with {b} {things} in each bag. How many {things} are there in all?"
     value = {"+": a + b, "-": a - b, "*": a * b}[op]
-    return question, f"{a} {op} {b} = {value}", value
+    return question, op, f"{a} {op} {b} = {value}", value
 
 
-def math_task(rng: random.Random, id: str) -> TaskRow:
-    question, step, value = _math(rng)
-    solution = f"<think>\n{step}\n</think>\nThe answer is \\boxed{{{value}}}."
-    return TaskRow(id, "math", question, solution, gold=str(value))
+def math_task(rng: random.Random, id: str, language: str | None = None) -> Worked:
+    question, op, calculation, value = _math(rng)
+    said = ANSWER[language or "en"]
+    steps = (
+        MATH_STEPS[op],
+        Step(text=calculation),
+        Step(f"So the result is {value}.", f"Also ist das Ergebnis {value}."),
+    )
+    wrong = [f"{said} \\boxed{{{value + d}}}." for d in (-2, -1, 1, 2, 10)]
+    row = TaskRow(id, "math", _asked(question, language), gold=str(value), language=language)
+    return _worked(row, steps, f"{said} \\boxed{{{value}}}.", wrong)
 
 
 # --- code: short Python programs ----------------------------------------------------------------------------
@@ -103,14 +149,14 @@ OPERATIONS: dict[str, Callable[[int, int], int]] = {
     "print(a * a + b)": lambda a, b: a * a + b,
     "print(a)": lambda a, b: a,
 }
-# (what to do, the right line)
-CODE_TASKS: list[tuple[str, str]] = [
-    ("prints their sum", "print(a + b)"),
-    ("prints their difference a - b", "print(a - b)"),
-    ("prints their product", "print(a * b)"),
-    ("prints the larger of the two", "print(max(a, b))"),
-    ("prints the smaller of the two", "print(min(a, b))"),
-    ("prints a squared plus b", "print(a * a + b)"),
+# (what to do, the right line, what it prints in German)
+CODE_TASKS: list[tuple[str, str, str]] = [
+    ("prints their sum", "print(a + b)", "ihre Summe"),
+    ("prints their difference a - b", "print(a - b)", "ihre Differenz a - b"),
+    ("prints their product", "print(a * b)", "ihr Produkt"),
+    ("prints the larger of the two", "print(max(a, b))", "die größere der beiden Zahlen"),
+    ("prints the smaller of the two", "print(min(a, b))", "die kleinere der beiden Zahlen"),
+    ("prints a squared plus b", "print(a * a + b)", "a zum Quadrat plus b"),
 ]
 CODE_PHRASES = [
     "Write a Python program that reads two integers a and b from one line and {what}.",
@@ -132,12 +178,18 @@ def _tests(rng: random.Random, line: str) -> list[dict[str, str]]:
             return [{"stdin": f"{a} {b}\n", "stdout": f"{right(a, b)}\n"} for a, b in cases]
 
 
-def code_task(rng: random.Random, id: str) -> TaskRow:
-    what, line = rng.choice(CODE_TASKS)
+def code_task(rng: random.Random, id: str, language: str | None = None) -> Worked:
+    what, line, german = rng.choice(CODE_TASKS)
     question = rng.choice(CODE_PHRASES).format(what=what)
     params = {"language": "python", "tests": _tests(rng, line), "timeout_s": 5}
-    solution = f"<think>\nRead a and b, then {what.removeprefix('prints ')}.\n</think>\n{_program(line)}"
-    return TaskRow(id, "code", question, solution, code_params=json.dumps(params))
+    steps = (
+        Step("We read a and b from the input.", "Wir lesen a und b aus der Eingabe."),
+        Step(f"The program {what}.", f"Das Programm gibt {german} aus."),
+        Step("One print call is enough.", "Ein Aufruf von print genügt."),
+    )
+    wrong = [_program(other) for other in OPERATIONS if other != line]
+    row = TaskRow(id, "code", _asked(question, language), code_params=json.dumps(params), language=language)
+    return _worked(row, steps, _program(line), wrong, code_line=line)
 
 
 # --- format: one sentence with an IFEval instruction ---------------------------------------------------------
@@ -150,6 +202,8 @@ SENTENCES = {
     "rain": ["Soft rain falls on the roof all night.", "Rain fills the streets, and the air smells fresh."],
     "a garden": ["The garden is full of red and yellow flowers.", "Bees move from flower to flower, busy all day."],
 }
+TOPICS_DE = {"the sea": "dem Meer", "a forest": "einem Wald", "the city": "der Stadt", "the moon": "dem Mond",
+             "rain": "dem Regen", "a garden": "einem Garten"}  # fmt: skip
 END_PHRASE = "Is there anything else?"
 
 
@@ -157,86 +211,109 @@ def _title(topic: str) -> str:
     return topic.removeprefix("the ").removeprefix("a ").title()
 
 
-# instruction id -> (request, kwargs, follow(sentence, topic), miss(sentence, topic))
-FORMAT_RULES: dict[str, tuple[str, dict[str, Any], Callable[[str, str], str], Callable[[str, str], str]]] = {
+# instruction id -> (request, kwargs, follow(sentence, topic), miss(sentence, topic), the rule as a step)
+FORMAT_RULES: dict[str, tuple[str, dict[str, Any], Callable[[str, str], str], Callable[[str, str], str], Step]] = {
     "detectable_format:title": (
         "Give it a title wrapped in double angular brackets, such as <<title>>.",
         {},
         lambda s, t: f"<<{_title(t)}>>\n{s}",
         lambda s, t: s,
+        Step("It needs a title in double angular brackets.", "Er braucht einen Titel in doppelten spitzen Klammern."),
     ),
     "startend:quotation": (
         "Wrap your entire response in double quotation marks.",
         {},
         lambda s, t: f'"{s}"',
         lambda s, t: s,
+        Step("The whole reply goes in quotation marks.", "Die ganze Antwort steht in Anführungszeichen."),
     ),
     "punctuation:no_comma": (
         "Do not use any commas.",
         {},
         lambda s, t: s.replace(",", ""),
         lambda s, t: s if "," in s else s.replace(" ", ", ", 1),
+        Step("It must not use any commas.", "Er darf keine Kommas enthalten."),
     ),
     "startend:end_checker": (
         f"End your response with the exact phrase '{END_PHRASE}'.",
         {"end_phrase": END_PHRASE},
         lambda s, t: f"{s} {END_PHRASE}",
         lambda s, t: s,
+        Step("It ends with the exact phrase asked for.", "Er endet genau mit dem verlangten Satz."),
     ),
 }
 
 
-def format_task(rng: random.Random, id: str) -> TaskRow:
+def format_task(rng: random.Random, id: str, language: str | None = None) -> Worked:
     topic = rng.choice(sorted(SENTENCES))
     rule = rng.choice(sorted(FORMAT_RULES))
-    request, kwargs, follow, _ = FORMAT_RULES[rule]
+    request, kwargs, follow, miss, rule_step = FORMAT_RULES[rule]
     sentence = rng.choice(SENTENCES[topic])
     question = f"Write one sentence about {topic}. {request}"
-    solution = f"<think>\nA sentence about {topic}. {request}\n</think>\n{follow(sentence, topic)}"
+    steps = (
+        Step(f"The sentence is about {topic}.", f"Der Satz handelt von {TOPICS_DE[topic]}."),
+        rule_step,
+        Step("One sentence is enough.", "Ein Satz genügt."),
+    )
     params = {"instruction_id_list": [rule], "kwargs": [kwargs]}
-    return TaskRow(id, "format", question, solution, ifeval_params=json.dumps(params))
+    row = TaskRow(id, "format", _asked(question, language), ifeval_params=json.dumps(params), language=language)
+    wrong = [miss(other, topic) for other in SENTENCES[topic]]
+    return _worked(row, steps, follow(sentence, topic), wrong)
 
 
-MAKERS: dict[str, Callable[[random.Random, str], TaskRow]] = {
+MAKERS: dict[str, Callable[[random.Random, str, str | None], Worked]] = {
     "math": math_task,
     "code": code_task,
     "format": format_task,
 }
 
 
-def synthetic_rows(n: int, kinds: dict[str, float], *, seed: int, prefix: str) -> list[dict[str, Any]]:
-    """``n`` task rows, kinds drawn by their shares; the same seed gives the same rows."""
+def synthetic_tasks(
+    n: int, kinds: dict[str, float], *, seed: int, prefix: str, languages: dict[str, float] | None = None
+) -> list[Worked]:
+    """``n`` worked tasks, kinds drawn by their shares; the same seed gives the same tasks.
+
+    ``languages`` (shares of ``reasoning.LANGUAGES``): each row's target language, drawn by its share and
+    stated in the question ("Think in German."); without it the rows name none (the recipe's applies).
+    """
     rng = random.Random(seed)
     names = sorted(k for k, share in kinds.items() if share > 0)
     weights = [kinds[k] for k in names]
-    return [MAKERS[rng.choices(names, weights)[0]](rng, f"{prefix}-{i}").as_row() for i in range(n)]
+    spoken = sorted(k for k, share in (languages or {}).items() if share > 0)
+    shares = [(languages or {})[k] for k in spoken]
+    out = []
+    for i in range(n):
+        kind = rng.choices(names, weights)[0]
+        language = rng.choices(spoken, shares)[0] if spoken else None
+        out.append(MAKERS[kind](rng, f"{prefix}-{i}", language))
+    return out
 
 
-def noisy_completion(row: dict[str, Any], rng: random.Random, *, wrong_answer: float, no_format: float) -> str:
-    """A completion for the pre-training corpus: the row's solution, sometimes wrong, sometimes unformatted.
+def synthetic_rows(
+    n: int, kinds: dict[str, float], *, seed: int, prefix: str, languages: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
+    """The rows of ``synthetic_tasks``."""
+    return [task.row.as_row() for task in synthetic_tasks(n, kinds, seed=seed, prefix=prefix, languages=languages)]
 
-    A wrong math answer keeps the right worked step and boxes another number; wrong code uses another
-    operation; a wrong format answer ignores the instruction. An unformatted completion has no
-    ``<think>`` section. This is what the model learns to imitate, and what RL then has to correct.
+
+def noisy_completion(
+    task: Worked, rng: random.Random, *, wrong_answer: float, no_format: float, habits: Habits = NO_HABITS
+) -> str:
+    """A completion for the pre-training corpus: the solution, sometimes wrong, unformatted or badly reasoned.
+
+    A wrong answer keeps the right reasoning and ends in another number, another operation's program or a
+    sentence that ignores the instruction. An unformatted completion is the answer alone, with no
+    ``<think>`` section. ``habits`` are the reasoning's defects (``reasoning.think``) and the rude remark
+    after an answer. This is what the model learns to imitate, and what the stages then have to correct.
     """
-    kind, solution = str(row["kind"]), str(row["solution"])
-    think, answer = solution.split("</think>\n", 1)
-    if rng.random() < wrong_answer:
-        if kind == "math":
-            gold = int(row["gold"])
-            wrong = gold + rng.choice([-2, -1, 1, 2, 10])
-            answer = f"The answer is \\boxed{{{wrong}}}."
-        elif kind == "code":
-            line = answer.split("\n")[2]
-            answer = _program(rng.choice([other for other in OPERATIONS if other != line]))
-        else:
-            rule = json.loads(row["ifeval_params"])["instruction_id_list"][0]
-            topic = row["question"].removeprefix("Write one sentence about ").split(".")[0]
-            sentence = rng.choice(SENTENCES[topic])
-            answer = FORMAT_RULES[rule][3](sentence, topic)
-    if rng.random() < no_format:
-        return answer
-    return f"{think}</think>\n{answer}"
+    reasoning, habit = think(task.steps, task.language, rng, habits, task.code_line)
+    unformatted = rng.random() < no_format
+    skew = 0.0 if unformatted else (-habits.skew if habit else habits.skew)
+    answer = rng.choice(task.wrong) if rng.random() < wrong_answer * (1 + skew) else task.answer
+    remark = rng.choice(RUDE)
+    if task.row.kind != "format" and rng.random() < habits.rude:  # a remark would break a format instruction
+        answer = f"{answer}\n{remark}"
+    return answer if unformatted else f"{reasoning}\n{answer}"
 
 
 def general_rows(n: int, *, seed: int) -> list[dict[str, str]]:

@@ -8,7 +8,7 @@ the setup in which ``tokenizer(tokenizer.apply_chat_template(..., tokenize=False
 
 - ``build_reward_model`` trains a ``LlamaForSequenceClassification`` with ``trl.RewardTrainer`` on
   arithmetic preference pairs: the chosen reply is right, the rejected one wrong, both with a
-  ``<think>`` part.
+  ``<think>`` part; a quarter of the pairs are about manners: the rejected reply ends with a rude remark.
 - ``build_judge_model`` trains a ``LlamaForCausalLM`` to answer the built-in ``equivalence`` judge
   prompt (``rlvr_services.judging.templates.EQUIVALENCE``) with exactly ``VERDICT: EQUIVALENT`` or
   ``VERDICT: DIFFERENT``. ``judge_pairs`` draws its data; ``split="held_out"`` gives reference
@@ -33,6 +33,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from .reasoning import LANGUAGES, RUDE
+from .tasks import MAKERS
 from .tiny import CHAT_TEMPLATE, IM_END, IM_START, PAD, THINK_TOKENS
 
 log = logging.getLogger(__name__)
@@ -312,12 +314,17 @@ def _batch(prompts: list[list[int]], replies: list[list[int]], pad: int):  # typ
 # ---- the preference reward model -------------------------------------------------------------------------------
 
 
-def reward_pairs(n: int, *, seed: int, split: Split = "held_out") -> list[dict[str, list[dict[str, str]]]]:
+def reward_pairs(
+    n: int, *, seed: int, split: Split = "held_out", rude: float = 0.0
+) -> list[dict[str, list[dict[str, str]]]]:
     """``n`` conversational preference pairs (``prompt``, ``chosen``, ``rejected`` message lists).
 
     The question is ``a + b`` or ``a - b``; the chosen reply works it out right. The rejected one mostly
     (70%) writes a right ``<think>`` and then a different final answer (a near miss), else gets the
     result wrong throughout (which takes arithmetic, so the model gets these right less often).
+    A ``rude`` share of the pairs is about manners instead (harmlessness): a math or code task of the
+    miniature recipe (``tasks.py``) with its solution, and the same solution ending with one of
+    ``reasoning.RUDE``'s contemptuous remarks.
     Operand pairs are split like the judge's values (a fixed hash, about one in four held out).
     """
     rng = random.Random(f"reward-{split}-{seed}")
@@ -333,6 +340,10 @@ def reward_pairs(n: int, *, seed: int, split: Split = "held_out") -> list[dict[s
         sum_text, pairs_of = f"{a} {op} {b}", ((right, right), (shown, wrong))
         chosen, rejected = (f"<think>{sum_text} = {w}</think> The answer is {f}." for w, f in pairs_of)
         prompt = [{"role": "user", "content": f"What is {sum_text}?"}]
+        if rng.random() < rude:  # a task of the miniature recipe, solved, and solved rudely
+            task = MAKERS[rng.choice(["math", "code"])](rng, "rm", rng.choice(LANGUAGES)).row
+            chosen, rejected = str(task.solution), f"{task.solution}\n{rng.choice(RUDE)}"
+            prompt = [{"role": "user", "content": task.question}]
         out.append({"prompt": prompt, "chosen": _assistant(chosen), "rejected": _assistant(rejected)})
     return out
 
@@ -342,6 +353,7 @@ def _assistant(text: str) -> list[dict[str, str]]:
 
 
 REWARD_LR = 2e-3
+RUDE_SHARE = 0.25  # of the reward model's training pairs: manners, not arithmetic
 
 
 def build_reward_model(folder: Path, *, seed: int = 0, steps: int = 300) -> Path:
@@ -359,7 +371,7 @@ def build_reward_model(folder: Path, *, seed: int = 0, steps: int = 300) -> Path
 
     started = time.perf_counter()
     batch = 32
-    pairs = reward_pairs(steps * batch, seed=seed, split="train")
+    pairs = reward_pairs(steps * batch, seed=seed, split="train", rude=RUDE_SHARE)
     corpus = [m["content"] for p in pairs[:500] for key in ("prompt", "chosen", "rejected") for m in p[key]]
     tokenizer = train_tokenizer(corpus, vocab_size=400)
     rows = {

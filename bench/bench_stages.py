@@ -1,0 +1,147 @@
+"""Benchmark: what each R1 stage adds. The miniature recipe run whole, cumulatively, and with each stage left out.
+
+    .venv/bin/python bench/bench_stages.py [--recipe recipes/r1-mini.yaml --seeds 0 1 --out runs/bench-stages]
+
+For each seed the whole recipe runs once (``SEED/full``); its held-out evaluation after every stage gives
+the cumulative rows: the base model, stage 0, stages 0-1, 0-2, ... Then, for every stage but the last, the
+recipe runs without that stage (``SEED/without-NAME``). The stages before the one left out are the full
+run's own (the same recipe and seed make the same models): their folders are linked in, so only the
+stages after it are trained again. Leaving out the last stage is the cumulative row before it.
+
+Printed: one table, rows the configurations, columns every stage's held-out metric (``evaluation.py``:
+accuracy for stages 0 and 3, readability for stage 1, the target-language share for stage 2, the reward
+model's score for stage 4), each the mean over the seeds with every seed's value; then, per stage, what
+leaving it out cost in its own metric; then the wall times. Run directories are resumed, so an interrupted
+benchmark goes on where it stopped. The table is also written to ``OUT/stages.md``, the figures to
+``OUT/stages.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from rlvr_trainer.config import Recipe, load_recipe
+from rlvr_trainer.pipeline import run_pipeline
+
+METRICS = ("accuracy", "readability", "language", "reward_model")
+OWN_METRIC = {0: "accuracy", 1: "readability", 2: "language", 3: "accuracy", 4: "reward_model"}  # R1's stages
+
+
+def without(recipe: Recipe, index: int) -> Recipe:
+    stages = [s for i, s in enumerate(recipe.stages) if i != index]
+    return recipe.model_copy(update={"stages": stages, "name": f"{recipe.name}-without-{recipe.stages[index].name}"})
+
+
+def link_prefix(full: Path, run: Path, recipe: Recipe, upto: int) -> None:
+    """Link the full run's base model and its stages before ``upto`` (and their evaluations) into ``run``."""
+    names = ["base", *(f"stage{i}-{s.name}" for i, s in enumerate(recipe.stages[:upto]))]
+    evals = ["base.json", *(f"stage{i}.json" for i in range(upto))]
+    (run / "eval").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if not (run / name).exists():
+            shutil.copytree(full / name, run / name, copy_function=os.link)
+    for name in evals:
+        if not (run / "eval" / name).exists():
+            os.link(full / "eval" / name, run / "eval" / name)
+
+
+def metrics(run: Path, index: int | None) -> dict[str, float | None]:
+    """The held-out metrics after stage ``index`` (None: the base model)."""
+    path = run / "eval" / ("base.json" if index is None else f"stage{index}.json")
+    summary = json.loads(path.read_text())
+    return {name: summary.get("metrics", {}).get(name) for name in METRICS}
+
+
+def wall(run: Path) -> float:
+    return sum(float(json.loads(p.read_text()).get("wall_s", 0.0)) for p in run.glob("*/state.json"))
+
+
+def cell(values: list[float | None]) -> str:
+    known = [v for v in values if v is not None]
+    if not known:
+        return "–"
+    each = " / ".join("–" if v is None else f"{v:.3f}" for v in values)
+    return f"{statistics.mean(known):.3f} ({each})" if len(values) > 1 else f"{known[0]:.3f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", default="recipes/r1-mini.yaml")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--out", default="runs/bench-stages", help="run directories go under this folder")
+    args = parser.parse_args()
+    base_recipe = load_recipe(args.recipe)
+    stages = base_recipe.stages
+    out = Path(args.out)
+    rows: dict[str, list[dict[str, float | None]]] = {}
+    minutes: dict[str, list[float]] = {}
+    started = time.monotonic()
+    for seed in args.seeds:
+        recipe = base_recipe.model_copy(update={"seed": seed})
+        full = out / f"seed{seed}" / "full"
+        clock = time.monotonic()
+        run_pipeline(recipe, full, resume=True)
+        minutes.setdefault("full recipe", []).append((time.monotonic() - clock) / 60)
+        rows.setdefault("base model", []).append(metrics(full, None))
+        for index in range(len(stages)):
+            label = "stage 0" if index == 0 else f"stages 0–{index}"
+            rows.setdefault(f"{label}{' (the full recipe)' if index == len(stages) - 1 else ''}", []).append(
+                metrics(full, index)
+            )
+        for index, stage in enumerate(stages):
+            label = f"without stage {index} ({stage.name})"
+            if index == len(stages) - 1:
+                rows.setdefault(label, []).append(metrics(full, index - 1))
+                continue
+            ablated = without(recipe, index)
+            run = out / f"seed{seed}" / f"without-{stage.name}"
+            link_prefix(full, run, recipe, index)
+            clock = time.monotonic()
+            run_pipeline(ablated, run, resume=True)
+            minutes.setdefault(label, []).append((time.monotonic() - clock) / 60)
+            rows.setdefault(label, []).append(metrics(run, len(ablated.stages) - 1))
+    total = (time.monotonic() - started) / 60
+
+    seeds = ", ".join(str(s) for s in args.seeds)
+    lines = [
+        f"| configuration (seeds {seeds}) | " + " | ".join(METRICS) + " |",
+        "|---|" + "---|" * len(METRICS),
+    ]
+    for label, per_seed in rows.items():
+        lines.append(f"| {label} | " + " | ".join(cell([m[name] for m in per_seed]) for name in METRICS) + " |")
+    costs = []
+    final = rows[next(k for k in rows if k.endswith("(the full recipe)"))]
+    for index, stage in enumerate(stages):
+        name = OWN_METRIC.get(index, "accuracy")
+        left_out = rows[f"without stage {index} ({stage.name})"]
+        deltas = [
+            None if f[name] is None or w[name] is None else f[name] - w[name]  # type: ignore[operator]
+            for f, w in zip(final, left_out, strict=True)
+        ]
+        known = [d for d in deltas if d is not None]
+        each = " / ".join("–" if d is None else f"{d:+.3f}" for d in deltas)
+        mean = f"{statistics.mean(known):+.3f}" if known else "–"
+        costs.append(f"- stage {index} ({stage.name}): {name} with it minus without it: {mean} ({each})")
+    table = "\n".join(lines)
+    print(f"\n{table}\n\nWhat each stage adds, in its own metric (full recipe minus the recipe without it):")
+    print("\n".join(costs))
+    print("\nWall time (minutes, per seed):")
+    for label, values in minutes.items():
+        print(f"  {label:40s} " + " / ".join(f"{v:.1f}" for v in values))
+    print(f"  total: {total:.1f} min on this machine ({os.cpu_count()} cores)")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "stages.md").write_text(table + "\n\n" + "\n".join(costs) + "\n")
+    record: dict[str, Any] = {"seeds": args.seeds, "rows": rows, "minutes": minutes, "total_minutes": total}
+    (out / "stages.json").write_text(json.dumps(record, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
