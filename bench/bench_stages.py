@@ -12,8 +12,9 @@ Printed: one table, rows the configurations, columns every stage's held-out metr
 accuracy for stages 0 and 3, readability for stage 1, the target-language share for stage 2, the reward
 model's score for stage 4), each the mean over the seeds with every seed's value; then, per stage, what
 leaving it out cost in its own metric; then the wall times. Run directories are resumed, so an interrupted
-benchmark goes on where it stopped. The table is also written to ``OUT/stages.md``, the figures to
-``OUT/stages.json``.
+benchmark goes on where it stopped; ``--table-only`` trains nothing and prints the table from what the run
+directories hold (a configuration not yet run is a dash). The table is also written to ``OUT/stages.md``,
+the figures to ``OUT/stages.json``.
 """
 
 from __future__ import annotations
@@ -53,14 +54,12 @@ def link_prefix(full: Path, run: Path, recipe: Recipe, upto: int) -> None:
 
 
 def metrics(run: Path, index: int | None) -> dict[str, float | None]:
-    """The held-out metrics after stage ``index`` (None: the base model)."""
+    """The held-out metrics after stage ``index`` (None: the base model); all None when it was not evaluated."""
     path = run / "eval" / ("base.json" if index is None else f"stage{index}.json")
+    if not path.exists():
+        return dict.fromkeys(METRICS)
     summary = json.loads(path.read_text())
     return {name: summary.get("metrics", {}).get(name) for name in METRICS}
-
-
-def wall(run: Path) -> float:
-    return sum(float(json.loads(p.read_text()).get("wall_s", 0.0)) for p in run.glob("*/state.json"))
 
 
 def cell(values: list[float | None]) -> str:
@@ -76,6 +75,11 @@ def main() -> int:
     parser.add_argument("--recipe", default="recipes/r1-mini.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--out", default="runs/bench-stages", help="run directories go under this folder")
+    parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="train nothing: the table from the evaluations the run directories hold (a missing one is a dash)",
+    )
     args = parser.parse_args()
     base_recipe = load_recipe(args.recipe)
     stages = base_recipe.stages
@@ -87,7 +91,8 @@ def main() -> int:
         recipe = base_recipe.model_copy(update={"seed": seed})
         full = out / f"seed{seed}" / "full"
         clock = time.monotonic()
-        run_pipeline(recipe, full, resume=True)
+        if not args.table_only:
+            run_pipeline(recipe, full, resume=True)
         minutes.setdefault("full recipe", []).append((time.monotonic() - clock) / 60)
         rows.setdefault("base model", []).append(metrics(full, None))
         for index in range(len(stages)):
@@ -102,9 +107,10 @@ def main() -> int:
                 continue
             ablated = without(recipe, index)
             run = out / f"seed{seed}" / f"without-{stage.name}"
-            link_prefix(full, run, recipe, index)
             clock = time.monotonic()
-            run_pipeline(ablated, run, resume=True)
+            if not args.table_only:
+                link_prefix(full, run, recipe, index)
+                run_pipeline(ablated, run, resume=True)
             minutes.setdefault(label, []).append((time.monotonic() - clock) / 60)
             rows.setdefault(label, []).append(metrics(run, len(ablated.stages) - 1))
     total = (time.monotonic() - started) / 60
@@ -132,7 +138,7 @@ def main() -> int:
     table = "\n".join(lines)
     print(f"\n{table}\n\nWhat each stage adds, in its own metric (full recipe minus the recipe without it):")
     print("\n".join(costs))
-    print("\nWall time (minutes, per seed):")
+    print("\nWall time of this invocation (minutes, per seed; 0 for what was already done):")
     for label, values in minutes.items():
         print(f"  {label:40s} " + " / ".join(f"{v:.1f}" for v in values))
     print(f"  total: {total:.1f} min on this machine ({os.cpu_count()} cores)")

@@ -14,7 +14,9 @@ the setup in which ``tokenizer(tokenizer.apply_chat_template(..., tokenize=False
   ``VERDICT: DIFFERENT``. ``judge_pairs`` draws its data; ``split="held_out"`` gives reference
   values that training never sees (see ``held_out``).
 
-Measured (seed 0, 2 cores): the reward model ranks 0.745 of 200 held-out pairs right (300 steps); the
+Measured (seed 0, 2 cores): the reward model ranks 0.735 of 200 held-out arithmetic pairs right (300 steps;
+0.745 before a quarter of its training pairs were about manners) and puts all of 48 solutions of the
+recipe's tasks above the same solution with a rude remark (mean margin 11.6); the
 judge picks the right verdict by log-probability for 0.975 of 400 held-out pairs (3,000 steps, about two
 minutes on an idle machine) and greedy decoding always gives one verdict line. What made the judge
 generalise was the range of its training values, not more steps: trained only on the held-out range's
