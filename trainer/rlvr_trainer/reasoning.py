@@ -108,11 +108,15 @@ def think(
     """The reasoning section, ``<think>`` to ``</think>``, with the defects ``habits`` draws; and whether it has one."""
     draws = [rng.random() for _ in range(3)]  # always three draws: a share of 0 leaves the others' draws alone
     code = code_line is not None and draws[0] < habits.code_in_reasoning
-    if code:
-        assert code_line is not None
+    if code_line is not None and code:
         steps = with_code(steps, code_line)
     switches = draws[1] < habits.mixed_language
     languages = mixed(steps, language) if switches else [language] * len(steps)
     if draws[2] < habits.run_on:  # the tags kept, their lines not: `format` passes, `tag_count` does not
         return f"<think>{run_on(steps, languages)}</think>", True
-    return f"<think>\n{readable(steps, languages)}\n</think>", code or switches
+    return clean_think(steps, languages), code or switches
+
+
+def clean_think(steps: Sequence[Step], languages: Sequence[str]) -> str:
+    """Readable reasoning in its tags, each on a line of its own."""
+    return f"<think>\n{readable(steps, languages)}\n</think>"

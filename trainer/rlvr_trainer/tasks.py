@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .reasoning import ANSWER, ASK, NO_HABITS, RUDE, Habits, Step, readable, think
+from .reasoning import ANSWER, ASK, NO_HABITS, RUDE, Habits, Step, clean_think, think
 
 COLUMNS = ("id", "kind", "question", "solution", "gold", "code_params", "ifeval_params", "language")
 
@@ -70,8 +70,7 @@ def _worked(
     row: TaskRow, steps: tuple[Step, ...], answer: str, wrong: Sequence[str], code_line: str | None = None
 ) -> Worked:
     """The task with its readable solution (numbered steps in the target language, then the answer) filled in."""
-    language = row.language or "en"
-    solution = f"<think>\n{readable(steps, [language] * len(steps))}\n</think>\n{answer}"
+    solution = f"{clean_think(steps, [row.language or 'en'] * len(steps))}\n{answer}"
     return Worked(replace(row, solution=solution), steps, answer, tuple(wrong), code_line)
 
 
