@@ -1,20 +1,23 @@
 """Benchmark: what each R1 stage adds. The miniature recipe run whole, cumulatively, and with each stage left out.
 
-    .venv/bin/python bench/bench_stages.py [--recipe recipes/r1-mini.yaml --seeds 0 1 --out runs/bench-stages]
+    .venv/bin/python bench/bench_stages.py [--recipe recipes/r1-mini.yaml --seeds 0 1 2 --ablate-seeds 0 1
+                                            --out runs/bench-stages --table-only]
 
 For each seed the whole recipe runs once (``SEED/full``); its held-out evaluation after every stage gives
-the cumulative rows: the base model, stage 0, stages 0-1, 0-2, ... Then, for every stage but the last, the
-recipe runs without that stage (``SEED/without-NAME``). The stages before the one left out are the full
+the cumulative rows: the base model, stage 0, stages 0-1, 0-2, ... Then (every seed's full run first, so that
+an interrupted benchmark has the cumulative rows of all its seeds), for every stage but the last, the recipe
+runs without that stage (``SEED/without-NAME``). The stages before the one left out are the full
 run's own (the same recipe and seed make the same models): their folders are linked in, so only the
 stages after it are trained again. Leaving out the last stage is the cumulative row before it.
 
 Printed: one table, rows the configurations, columns every stage's held-out metric (``evaluation.py``:
-accuracy for stages 0 and 3, readability for stage 1, the target-language share for stage 2, the reward
-model's score for stage 4), each the mean over the seeds with every seed's value; then, per stage, what
-leaving it out cost in its own metric; then the wall times. Run directories are resumed, so an interrupted
-benchmark goes on where it stopped; ``--table-only`` trains nothing and prints the table from what the run
-directories hold (a configuration not yet run is a dash). The table is also written to ``OUT/stages.md``,
-the figures to ``OUT/stages.json``.
+accuracy for stage 0, readability for stage 1, the target-language share for stage 2, the share of clean
+reasoning for stage 3, the reward model's score for stage 4, and the held-out general task that stage 3's
+general samples are to keep), each the mean over the seeds with every seed's
+value; then, per stage, what leaving it out cost in its own metric; then the wall times. Run directories are
+resumed, so an interrupted benchmark goes on where it stopped; ``--table-only`` trains nothing and prints the
+table from what the run directories hold (a configuration not yet run is a dash). The table is also written to
+``OUT/stages.md``, the figures to ``OUT/stages.json``.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from typing import Any
 from rlvr_trainer.config import Recipe, load_recipe
 from rlvr_trainer.pipeline import run_pipeline
 
-METRICS = ("accuracy", "readability", "language", "reward_model")
-OWN_METRIC = {0: "accuracy", 1: "readability", 2: "language", 3: "accuracy", 4: "reward_model"}  # R1's stages
+METRICS = ("accuracy", "readability", "language", "clean", "reward_model", "general")
+OWN_METRIC = {0: "accuracy", 1: "readability", 2: "language", 3: "clean", 4: "reward_model"}  # R1's stages
 
 
 def without(recipe: Recipe, index: int) -> Recipe:
@@ -80,6 +83,13 @@ def main() -> int:
         action="store_true",
         help="train nothing: the table from the evaluations the run directories hold (a missing one is a dash)",
     )
+    parser.add_argument(
+        "--ablate-seeds",
+        type=int,
+        nargs="+",
+        help="run the leave-one-out configurations for these seeds only (default: every seed); the others' cells "
+        "are dashes unless their run directories already hold them",
+    )
     args = parser.parse_args()
     base_recipe = load_recipe(args.recipe)
     stages = base_recipe.stages
@@ -100,6 +110,9 @@ def main() -> int:
             rows.setdefault(f"{label}{' (the full recipe)' if index == len(stages) - 1 else ''}", []).append(
                 metrics(full, index)
             )
+    for seed in args.seeds:
+        recipe = base_recipe.model_copy(update={"seed": seed})
+        full = out / f"seed{seed}" / "full"
         for index, stage in enumerate(stages):
             label = f"without stage {index} ({stage.name})"
             if index == len(stages) - 1:
@@ -108,7 +121,7 @@ def main() -> int:
             ablated = without(recipe, index)
             run = out / f"seed{seed}" / f"without-{stage.name}"
             clock = time.monotonic()
-            if not args.table_only:
+            if not args.table_only and (args.ablate_seeds is None or seed in args.ablate_seeds):
                 link_prefix(full, run, recipe, index)
                 run_pipeline(ablated, run, resume=True)
             minutes.setdefault(label, []).append((time.monotonic() - clock) / 60)

@@ -23,12 +23,28 @@ import yaml
 from rlvr_client.trl import TRLReward
 from rlvr_services.runtime.registry import load_plugins
 from rlvr_trainer.config import Recipe, RecipeError, SFTStage, load_recipe
-from rlvr_trainer.evaluation import READABILITY, STAGE_METRICS, eval_rewards, summarize, with_target_language
+from rlvr_trainer.evaluation import (
+    CLEAN,
+    GENERAL,
+    READABILITY,
+    STAGE_METRICS,
+    eval_rewards,
+    summarize,
+    with_target_language,
+)
 from rlvr_trainer.pipeline import load_rows, run_pipeline
+from rlvr_trainer.pretrain import corpus
 from rlvr_trainer.reasoning import ASK, Habits
 from rlvr_trainer.rundir import RunDirError, read_jsonl
 from rlvr_trainer.scoring import CORRECTNESS, Scored, render_prompt, score_samples
-from rlvr_trainer.tasks import noisy_completion, synthetic_rows, synthetic_tasks
+from rlvr_trainer.tasks import (
+    SENTENCES,
+    general_eval_rows,
+    general_rows,
+    noisy_completion,
+    synthetic_rows,
+    synthetic_tasks,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
@@ -104,13 +120,16 @@ def test_every_recipe_judges_stage_3_and_rewards_stage_4_with_the_stack(path: Pa
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_every_recipe_measures_each_stage_metric_on_held_out_prompts(path: Path) -> None:
-    """Readability's four verifiers, the language of the reasoning and the reward model are eval rewards: columns
-    at weight 0 (``format`` also counts in the mean reward), with params the verifiers accept."""
+    """Readability's four verifiers, the language of the reasoning, stage 3's filters and the reward model are eval
+    rewards: columns at weight 0 (``format`` also counts in the mean reward), with params the verifiers accept."""
     recipe = load_recipe(path)
     specs = {s.verifier: s for s in eval_rewards(recipe)}
-    assert {*READABILITY, "language", "reward_model"} <= set(specs), sorted(specs)
+    assert {*READABILITY, "language", *CLEAN, "reward_model"} <= set(specs), sorted(specs)
     assert all(specs[name].weight == 0.0 for name in ("tag_count", "repetition", "reasoning_steps", "language",
-                                                        "reward_model"))  # fmt: skip
+                                                        *CLEAN, "reward_model"))  # fmt: skip
+    filters = {f.reward.verifier: f.reward for stage in recipe.stages for f in getattr(stage, "filters", [])}
+    for name in CLEAN:  # clean reasoning is measured as stage 3 filters, with the filters' own params
+        assert name not in filters or specs[name].params == filters[name].params, (name, specs[name], filters[name])
     assert specs["language"].columns == {"language": "language"}, "the row's target language, else data.language"
     registry = load_plugins()
     for spec in specs.values():
@@ -121,26 +140,34 @@ def test_every_recipe_measures_each_stage_metric_on_held_out_prompts(path: Path)
 
 def test_stage_metrics_from_the_eval_components() -> None:
     """Readability averages its four verifiers (repetition on its penalty's scale); language and the reward model
-    are means over the samples they scored; an unscored sample counts in none."""
+    are means over the samples they scored; clean is 1 when every stage-3 filter that judged a sample passed it;
+    the general prompts' metric is the share ifeval passed; an unscored sample counts in none."""
 
     def ok(score: float) -> tuple[str, float | None, str]:
         return ("ok", score, "")
 
     shaping = {"tag_count": ok(0.5), "repetition": ok(-0.2), "reasoning_steps": ok(1 / 3), "format": ok(1.0)}
     unmeasured = {"language": ("not_applicable", None, "2 words")}
+    passed = dict.fromkeys(CLEAN, ok(1.0))
     scored: list[Scored | None] = [
-        Scored(1.2, {"math": ok(1.0), **shaping, "language": ok(0.9), "reward_model": ok(0.4)}),
-        Scored(0.0, {"math": ok(0.0), **dict.fromkeys(READABILITY, ok(0.0)), "reward_model": ok(0.2), **unmeasured}),
+        Scored(1.2, {"math": ok(1.0), **shaping, "language": ok(0.9), "reward_model": ok(0.4), **passed}),
+        Scored(0.0, {"math": ok(0.0), **dict.fromkeys(READABILITY, ok(0.0)), "reward_model": ok(0.2), **unmeasured,
+                     **passed, "code_in_reasoning": ok(0.0)}),
+        Scored(0.5, {"math": ok(1.0), "mixed_language": ("not_applicable", None, "no reasoning")}),
         Scored(None, {"math": ("error", None, "worker died"), **shaping}),
         None,
     ]
     specs = [TRLReward("repetition", weight=0.0, params={"max_penalty": -0.5})]
-    summary = summarize([{"kind": "math"}] * 4, scored, specs)
+    general = [Scored(1.0, {"ifeval": ok(1.0)}), Scored(0.0, {"ifeval": ok(0.0)}), Scored(1.0, {"ifeval": ok(1.0)}),
+               Scored(None, {"ifeval": ("timeout", None, "")}), None]  # fmt: skip
+    summary = summarize([{"kind": "math"}] * 5, scored, specs, general)
     readable = ((0.5 + (1 - 0.2 / 0.5) + 1 / 3 + 1.0) / 4 + (0.0 + 1.0 + 0.0 + 0.0) / 4) / 2
     assert summary["metrics"] == pytest.approx(
-        {"accuracy": 0.5, "readability": readable, "language": 0.9, "reward_model": 0.3}, abs=1e-4
-    )
-    assert summary["metric_samples"] == {"accuracy": 2, "readability": 2, "language": 1, "reward_model": 2}
+        {"accuracy": 2 / 3, "readability": readable, "language": 0.9, "clean": 0.5, "reward_model": 0.3,
+         "general": 2 / 3}, abs=1e-4
+    )  # fmt: skip
+    assert summary["metric_samples"] == {"accuracy": 3, "readability": 2, "language": 1, "clean": 2, "reward_model": 2,
+                                         "general": 3}  # fmt: skip
     assert summarize([], [])["metrics"] == dict.fromkeys(STAGE_METRICS)
 
 
@@ -283,6 +310,24 @@ def test_each_reasoning_habit_is_seen_by_its_verifier(gateway_url: str) -> None:
     assert mean(code["language"]) == 1.0 and mean(code["long_paragraphs"]) == 1.0
 
 
+def test_the_general_task_passes_a_direct_reply_on_topic_and_nothing_else(gateway_url: str) -> None:
+    """A held-out general prompt is passed by a corpus-style reply (one sentence naming the topic), not by a reply
+    off topic, nor by one that reasons first; its wording is no training or corpus prompt's."""
+    recipe = Recipe.model_validate(mini())
+    rows = general_eval_rows(12, seed=3)
+    assert all(row["question"].startswith("Tell me about ") for row in rows)
+    trained = {g["question"] for g in general_rows(200, seed=0)} | {pair["prompt"] for pair in corpus(recipe)}
+    assert not any(row["question"] in text for row in rows for text in trained)
+    topics = [row["question"].removeprefix("Tell me about ").removesuffix(".") for row in rows]
+    direct = [SENTENCES[topic][i % 2] for i, topic in enumerate(topics)]
+    off_topic = [SENTENCES[next(t for t in SENTENCES if t != topic)][0] for topic in topics]
+    reasoned = [f"<think>\n1. The sentence is about {t}.\n</think>\n{s}" for t, s in zip(topics, direct, strict=True)]
+    prompts = [render_prompt(recipe.prompt, row["question"]) for row in rows]
+    for completions, expected in ((direct, 1.0), (off_topic, 0.0), (reasoned, 0.0)):
+        scored = score_samples(gateway_url, recipe.stack, rows, completions, prompts, [GENERAL])
+        assert [r.score_of("ifeval") if r else None for r in scored] == [expected] * len(rows), completions
+
+
 def test_held_out_math_questions_are_not_trained_on() -> None:
     recipe = Recipe.model_validate(mini())
     rows = load_rows(recipe)
@@ -307,7 +352,7 @@ def tiny_recipe(**stack: Any) -> dict[str, Any]:
     raw["model"]["tiny"].update(hidden_size=64, layers=2)
     raw["model"]["pretrain"].update(examples=1500, epochs=4, batch_size=32, learning_rate=3e-3)
     raw["data"].update(train_prompts=24, eval_prompts=6)
-    raw["eval"].update(samples_per_prompt=1)
+    raw["eval"].update(samples_per_prompt=1, general_prompts=3)
     raw["generation"].update(max_new_tokens=64)
     raw["stack"].update(stack)
     if raw["stack"].get("url"):
@@ -406,7 +451,7 @@ def test_five_stages_hand_their_outputs_on(tmp_path: Path) -> None:
         assert evaluation["n"] == 6 and evaluation["stage"] == index
         assert evaluation["mean_reward"] is not None and 0 <= evaluation["accuracy"] <= 1
         assert 0 <= evaluation["components"]["reward_model"] <= 1  # the held-out reward-model score
-        # each stage's own metric: accuracy (stages 0, 3), readability (1), language (2), reward model (4)
+        # each stage's own metric: accuracy (0), readability (1), language (2), clean reasoning (3), reward model (4)
         metrics, measured = evaluation["metrics"], evaluation["metric_samples"]
         assert set(metrics) == set(measured) == set(STAGE_METRICS), metrics
         for name in ("accuracy", "readability", "reward_model"):
@@ -416,6 +461,10 @@ def test_five_stages_hand_their_outputs_on(tmp_path: Path) -> None:
         # language: over the samples with 3 words of reasoning or more (math's "4 + 5 = 9" has none)
         assert 0 <= measured["language"] <= 6 and (metrics["language"] is None) == (measured["language"] == 0)
         assert metrics["language"] is None or 0 <= metrics["language"] <= 1
+        # clean: over the samples with a closed <think> for stage 3's filters to judge; a share of them
+        assert 0 <= measured["clean"] <= 6 and (metrics["clean"] is None) == (measured["clean"] == 0)
+        assert measured["general"] == 3 and 0 <= metrics["general"] <= 1, evaluation  # the general prompts'
+        assert metrics["clean"] is None or min(abs(metrics["clean"] - k / measured["clean"]) for k in range(7)) < 1e-3
         parts = {name: evaluation["components"][name] for name in READABILITY}
         assert all(0 <= parts[n] <= 1 for n in ("tag_count", "reasoning_steps", "format")) and -1 <= parts[
             "repetition"] <= 0, parts  # fmt: skip
@@ -428,7 +477,8 @@ def test_five_stages_hand_their_outputs_on(tmp_path: Path) -> None:
     assert "| tag_count | repetition | reasoning_steps | format | readability |" in header
     effects = text.split("## What each stage did\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
     metric_names = [line.split(": ", 1)[1].split(" ", 1)[0] for line in effects]
-    assert metric_names == ["accuracy", "readability", "language", "accuracy", "reward"], effects
+    assert metric_names == ["accuracy", "readability", "language", "clean", "reward"], effects
+    assert "accuracy" in effects[3] and "intended: held" in effects[3], effects
     assert "rejection sampling (`rejection_sampling`)" in effects[3] and "judge" in effects[3], effects
 
     # --resume on a finished run redoes nothing, the graders included

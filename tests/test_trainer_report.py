@@ -185,16 +185,16 @@ def test_each_stage_metric_before_and_after(tmp_path: Path) -> None:
     run = tmp_path / "run"
     stages = [{"index": i, "name": name, "kind": kind} for i, (name, kind) in enumerate(R1_STAGES)]
     write_json(run / "run.json", {"recipe": "r1-mini", "started": "2026-12-04T17:00:00Z", "seed": 0, "stages": stages})
-    rows = [  # accuracy, readability, language, reward model after each evaluation
-        (None, 0.40, 0.41, 0.95, 0.30),
-        (0, 0.60, 0.45, 0.97, 0.25),
-        (1, 0.61, 0.63, 0.96, 0.26),
-        (2, 0.62, 0.62, 1.00, 0.27),
-        (3, 0.70, 0.64, None, 0.27),
-        (4, 0.69, 0.64, 1.00, 0.35),
+    rows = [  # accuracy, readability, language, clean reasoning, reward model after each evaluation
+        (None, 0.40, 0.41, 0.95, 0.30, 0.30),
+        (0, 0.60, 0.45, 0.97, 0.35, 0.25),
+        (1, 0.61, 0.63, 0.96, 0.50, 0.26),
+        (2, 0.62, 0.62, 1.00, 0.55, 0.27),
+        (3, 0.70, 0.64, None, 0.80, 0.27),
+        (4, 0.69, 0.64, 1.00, 0.78, 0.35),
     ]
-    for index, acc, readable, language, rm in rows:
-        metrics = {"readability": readable, "language": language, "reward_model": rm}
+    for index, acc, readable, language, clean, rm in rows:
+        metrics = {"readability": readable, "language": language, "clean": clean, "reward_model": rm}
         label = "base model" if index is None else f"after stage {index} ({R1_STAGES[index][0]})"
         name = "base" if index is None else f"stage{index}"
         write_json(run / "eval" / f"{name}.json", staged(label, index, acc, metrics))
@@ -211,10 +211,11 @@ def test_each_stage_metric_before_and_after(tmp_path: Path) -> None:
 
     header = next(line for line in report.splitlines() if line.startswith("| evaluation |"))
     assert header.endswith(
-        "| acc math | tag_count | repetition | reasoning_steps | format | readability | language | reward model |"
+        "| acc math | tag_count | repetition | reasoning_steps | format | readability | language | clean "
+        "| reward model |"
     )
     assert "| after stage 1 (cold_start) | 96 | 0.810 | +0.010 | 0.610 | +0.010 | 0.610 | 0.500 | -0.100 | 0.200 | " \
-           "0.800 | 0.630 | 0.960 | 0.260 |" in report  # fmt: skip
+           "0.800 | 0.630 | 0.960 | 0.500 | 0.260 |" in report  # fmt: skip
     assert "readability: per sample the mean of `tag_count`, `reasoning_steps`, `format` and" in report
     effects = report.split("## What each stage did\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert effects == [
@@ -222,7 +223,8 @@ def test_each_stage_metric_before_and_after(tmp_path: Path) -> None:
         "- stage 1 cold start (`cold_start`): readability 0.450 → 0.630 (+0.180, intended: up)",
         "- stage 2 reasoning RL (`reasoning_rl`): language 0.960 → 1.000 (+0.040, intended: up); "
         "accuracy 0.610 → 0.620 (+0.010, intended: held)",
-        "- stage 3 rejection sampling (`rejection_sampling`): accuracy 0.620 → 0.700 (+0.080, intended: up); "
+        "- stage 3 rejection sampling (`rejection_sampling`): clean reasoning 0.550 → 0.800 (+0.250, intended: up); "
+        "accuracy 0.620 → 0.700 (+0.080, intended: held); "
         "kept 36 of 100 samples (filter pass rates: judge 40.0%, mixed_language 90.0%)",
         "- stage 4 alignment (`alignment`): reward model 0.270 → 0.350 (+0.080, intended: up); "
         "accuracy 0.700 → 0.690 (-0.010, intended: held)",

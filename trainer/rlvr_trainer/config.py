@@ -369,6 +369,12 @@ class EvalSpec(Section):
     samples_per_prompt: int = Field(default=2, ge=1)
     max_new_tokens: int | None = None
     rewards: list[TRLReward] = Field(default_factory=list)
+    general_prompts: int = Field(
+        default=0,
+        ge=0,
+        description="held-out general prompts of the synthetic world ('Tell me about {topic}.'), sampled as the "
+        "task prompts are: the `general` metric, the share of replies on topic with no reasoning (0: none)",
+    )
 
 
 class Recipe(Section):
@@ -404,6 +410,8 @@ class Recipe(Section):
                 raise ValueError(
                     f"stage {stage.name!r}: the teacher has no prompts: give teacher.prompt_files or data.general_files"
                 )
+        if self.eval.general_prompts and self.data.source != "synthetic":
+            raise ValueError("eval.general_prompts are the synthetic world's topics: they need data.source synthetic")
         if self.generation.backend == "vllm" and self.device == "cpu":
             raise ValueError("generation.backend vllm needs a GPU: set device to cuda or auto")
         return self

@@ -16,7 +16,13 @@ measured on) come from eval rewards of weight 0, which add a component without m
 - ``language`` (stage 2, reasoning RL): the ``language`` verifier's share of the reasoning in the target
   language, over the samples with enough words to say (``min_words``). The target is the row's
   ``language`` column, else ``data.language``: the reward names it with ``columns: {language: language}``;
-- ``reward_model`` (stage 4, alignment): the served reward model's score.
+- ``clean`` (stage 3, rejection sampling): the share of samples whose reasoning passes stage 3's three filters,
+  ``mixed_language``, ``long_paragraphs`` and ``code_in_reasoning`` (each 1.0 where it applies); a sample
+  none of them could judge is not counted;
+- ``reward_model`` (stage 4, alignment): the served reward model's score;
+- ``general`` (stage 3 too: its general samples are to keep it from degrading): with ``eval.general_prompts``,
+  the share of replies to held-out general prompts (``tasks.general_eval_rows``) that ``ifeval`` passes: on
+  topic, with no reasoning. They are sampled as the task prompts are, and count in no other figure.
 
 A metric whose verifiers the recipe's eval rewards leave out, or that no sample could be measured on, is None.
 """
@@ -41,7 +47,9 @@ log = logging.getLogger(__name__)
 DEFAULT_EVAL_REWARDS = [*CORRECTNESS.values(), TRLReward("format", weight=0.2)]
 SAMPLES_KEPT = 6
 READABILITY = ("tag_count", "repetition", "reasoning_steps", "format")  # the verifiers readability averages
-STAGE_METRICS = ("accuracy", "readability", "language", "reward_model")
+CLEAN = ("mixed_language", "long_paragraphs", "code_in_reasoning")  # stage 3's filters, which clean averages
+STAGE_METRICS = ("accuracy", "readability", "language", "clean", "reward_model", "general")
+GENERAL = TRLReward("ifeval", params_column="ifeval_params")  # how the general prompts are scored
 
 
 def eval_rewards(recipe: Recipe) -> list[TRLReward]:
@@ -65,18 +73,25 @@ def readability(result: Scored, max_penalty: float) -> float | None:
     return (tags + no_repeats + steps + layout) / len(READABILITY)
 
 
+def clean(result: Scored) -> float | None:
+    """1.0 when every stage-3 filter that judged the sample passed it, 0.0 when one failed it; None if none judged."""
+    verdicts = [v for v in (result.score_of(name) for name in CLEAN) if v is not None]
+    return (1.0 if all(v >= 1.0 for v in verdicts) else 0.0) if verdicts else None
+
+
 def stage_metrics(
     scored: Sequence[Scored | None], specs: Sequence[TRLReward]
 ) -> tuple[dict[str, float | None], dict[str, int]]:
     """Each stage's metric but accuracy (see the module's docstring), and how many samples it was measured on."""
     max_penalty = next((float(s.params.get("max_penalty", -1.0)) for s in specs if s.verifier == "repetition"), -1.0)
-    values: dict[str, list[float]] = {name: [] for name in STAGE_METRICS if name != "accuracy"}
+    values: dict[str, list[float]] = {name: [] for name in STAGE_METRICS if name not in ("accuracy", "general")}
     for result in scored:
         if result is None or result.reward is None:
             continue
         for name, value in (
             ("readability", readability(result, max_penalty)),
             ("language", result.score_of("language")),
+            ("clean", clean(result)),
             ("reward_model", result.score_of("reward_model")),
         ):
             if value is not None:
@@ -85,10 +100,14 @@ def stage_metrics(
 
 
 def summarize(
-    rows: Sequence[Mapping[str, Any]], scored: Sequence[Scored | None], specs: Sequence[TRLReward] = ()
+    rows: Sequence[Mapping[str, Any]],
+    scored: Sequence[Scored | None],
+    specs: Sequence[TRLReward] = (),
+    general: Sequence[Scored | None] = (),
 ) -> dict[str, Any]:
     """Mean reward and accuracy overall and per kind; each component's mean over the samples it scored; the
-    stage metrics (``specs``: the eval rewards, for the ``repetition`` penalty's scale)."""
+    stage metrics (``specs``: the eval rewards, for the ``repetition`` penalty's scale; ``general``: the
+    general prompts' results, scored with ``GENERAL``)."""
     rewards: dict[str, list[float]] = defaultdict(list)
     correct: dict[str, list[float]] = defaultdict(list)
     components: dict[str, list[float]] = defaultdict(list)
@@ -107,6 +126,9 @@ def summarize(
     every_reward = [r for values in rewards.values() for r in values]
     every_correct = [c for values in correct.values() for c in values]
     metrics, measured = stage_metrics(scored, specs)
+    passed = [1.0 if verdict == 1.0 else 0.0 for r in general if r is not None and (verdict := r.score_of("ifeval"))
+              is not None]  # fmt: skip
+    metrics["general"], measured["general"] = _mean(passed), len(passed)
     return {
         "n": len(rows),
         "unscored": unscored,
@@ -132,31 +154,39 @@ def evaluate(
     out: Path,
     label: str,
     stage: int | None,
+    general: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
     spec = recipe.eval
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    prompts = [render_prompt(recipe.prompt, row["question"], tokenizer) for row in rows]
-    groups = Sampler(model_dir, recipe.generation, device=device, seed=recipe.seed).sample(
+    prompts = [render_prompt(recipe.prompt, row["question"], tokenizer) for row in [*rows, *general]]
+    every_group = Sampler(model_dir, recipe.generation, device=device, seed=recipe.seed).sample(
         prompts,
         n=spec.samples_per_prompt,
         temperature=spec.temperature,
         max_new_tokens=spec.max_new_tokens,
         desc=f"eval {label}",
     )
+    groups, general_groups = every_group[: len(rows)], every_group[len(rows) :]
     targeted = with_target_language(rows, recipe.data.language)
     flat_rows = [row for row, group in zip(targeted, groups, strict=True) for _ in group]
-    flat_prompts = [p for p, group in zip(prompts, groups, strict=True) for _ in group]
+    flat_prompts = [p for p, group in zip(prompts, groups, strict=False) for _ in group]
     completions = [c for group in groups for c in group]
     specs = eval_rewards(recipe)
     scored = score_samples(url, recipe.stack, flat_rows, completions, flat_prompts, specs, desc="eval")
+    general_rows = [row for row, group in zip(general, general_groups, strict=True) for _ in group]
+    general_prompts = [p for p, group in zip(prompts[len(rows) :], general_groups, strict=True) for _ in group]
+    general_completions = [c for group in general_groups for c in group]
+    general_scored = score_samples(
+        url, recipe.stack, general_rows, general_completions, general_prompts, [GENERAL], desc="eval general"
+    ) if general else []  # fmt: skip
     decoding = "greedy" if spec.temperature == 0 else f"sampled, temperature {spec.temperature:g}"
     summary = {
         "label": label,
         "stage": stage,
         "decoding": f"{decoding}, {spec.samples_per_prompt} per prompt",
-        **summarize(flat_rows, scored, specs),
+        **summarize(flat_rows, scored, specs, general_scored),
     }
     first_of_each = list(zip(flat_rows, completions, scored, strict=True))[:: spec.samples_per_prompt]
     summary["samples"] = [
@@ -168,6 +198,10 @@ def evaluate(
             "correct": None if result is None else result.score_of(CORRECTNESS[row["kind"]].verifier) == 1.0,
         }
         for row, completion, result in first_of_each[:SAMPLES_KEPT]
+    ]
+    summary["general_samples"] = [
+        {"prompt": row["question"], "completion": completion, "passed": None if r is None else r.score_of("ifeval")}
+        for row, completion, r in list(zip(general_rows, general_completions, general_scored, strict=True))[:2]
     ]
     write_json(out, summary)
     log.info("eval %s: mean reward %s, metrics %s", label, summary["mean_reward"], summary["metrics"])

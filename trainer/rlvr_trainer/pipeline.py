@@ -25,7 +25,7 @@ from .report import write_report
 from .rundir import RunDir
 from .sft import run_sft
 from .stack import reward_stack
-from .tasks import read_rows, synthetic_rows
+from .tasks import general_eval_rows, read_rows, synthetic_rows
 from .teacher import teacher_settings
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,15 @@ log = logging.getLogger(__name__)
 class Rows:
     train: list[dict[str, Any]]
     eval: list[dict[str, Any]]
+    general: list[dict[str, Any]]  # held-out general prompts (eval.general_prompts)
 
 
 def load_rows(recipe: Recipe) -> Rows:
-    """Training and held-out task rows. Synthetic math questions that occur in the training prompts
-    or the pre-training corpus are left out of the held-out set."""
+    """Training and held-out task rows, and the held-out general prompts. Synthetic math questions that occur
+    in the training prompts or the pre-training corpus are left out of the held-out set."""
     data = recipe.data
     if data.source == "jsonl":
-        return Rows(read_rows(data.train_files), read_rows(data.eval_files))
+        return Rows(read_rows(data.train_files), read_rows(data.eval_files), [])
     train = synthetic_rows(data.train_prompts, data.kinds, seed=recipe.seed, prefix="train", languages=data.languages)
     candidates = synthetic_rows(
         4 * data.eval_prompts, data.kinds, seed=recipe.seed + 1, prefix="eval", languages=data.languages
@@ -51,7 +52,8 @@ def load_rows(recipe: Recipe) -> Rows:
     if recipe.model.pretrain is not None:
         seen += [pair["prompt"] for pair in corpus(recipe)]
     held_out = [row for row in candidates if row["kind"] != "math" or not any(row["question"] in s for s in seen)]
-    return Rows(train, held_out[: data.eval_prompts])
+    general = general_eval_rows(recipe.eval.general_prompts, seed=recipe.seed + 11)
+    return Rows(train, held_out[: data.eval_prompts], general)
 
 
 def _label(recipe: Recipe, index: int | None) -> str:
@@ -70,7 +72,7 @@ def run_pipeline(recipe: Recipe, run_dir: Path, *, only: int | None = None, resu
         backends = stack_backends(recipe.stack, run.base.path, seed=recipe.seed)
         with reward_stack(recipe.stack, backends) as url:
             base_model = _base(recipe, run, device)
-            _evaluate_once(recipe, run, None, base_model, rows.eval, url, device)
+            _evaluate_once(recipe, run, None, base_model, rows, url, device)
             for index in [only] if only is not None else range(len(recipe.stages)):
                 folder = run.stage(index)
                 if folder.is_done() and (resume or only is None):
@@ -87,7 +89,7 @@ def run_pipeline(recipe: Recipe, run_dir: Path, *, only: int | None = None, resu
                 if not folder.is_done():
                     model_in = base_model if index == 0 else run.input_model(index)
                     _run_stage(recipe, run, index, model_in, base_model, rows.train, url, device)
-                _evaluate_once(recipe, run, index, folder.model, rows.eval, url, device, fresh=not resume)
+                _evaluate_once(recipe, run, index, folder.model, rows, url, device, fresh=not resume)
     finally:
         report = write_report(run.path)
     return report
@@ -106,7 +108,7 @@ def _evaluate_once(
     run: RunDir,
     index: int | None,
     model: Path,
-    rows: Sequence[Mapping[str, Any]],
+    rows: Rows,
     url: str,
     device: str,
     *,
@@ -115,7 +117,8 @@ def _evaluate_once(
     out = run.eval_file(index)
     if out.exists() and not fresh:
         return
-    evaluate(model, recipe, rows, url=url, device=device, out=out, label=_label(recipe, index), stage=index)
+    label = _label(recipe, index)
+    evaluate(model, recipe, rows.eval, url=url, device=device, out=out, label=label, stage=index, general=rows.general)
 
 
 def _run_stage(

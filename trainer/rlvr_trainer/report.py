@@ -7,9 +7,10 @@ PNGs in plots/. Model graders show up where they act: the judge as a filter (its
 math rule or the model), the reward model as GRPO reward components (curves and means) and, when the recipe's
 eval rewards name it, as a held-out column; the teacher's general samples and failures under their stage.
 
-Each R1 stage has its own held-out metric (``evaluation.py``: accuracy, readability, language, reward model); the
-report gives one line per stage with that metric before and after it and the direction intended (``STAGE_GOALS``,
-by the stage's place in the recipe). Training curves are drawn as a moving average with the logged points faint.
+Each R1 stage has its own held-out metric (``evaluation.py``: accuracy, readability, language, clean reasoning,
+reward model); the report gives one line per stage with that metric before and after it and the direction
+intended (``STAGE_GOALS``, by the stage's place in the recipe). Training curves are drawn as a moving average
+with the logged points faint.
 """
 
 from __future__ import annotations
@@ -35,27 +36,27 @@ MODEL_COLUMNS = {"reward_model": "reward model", "judge": "judge"}
 # held-out columns of the readability metric: its four verifiers' means, then the combined score
 READABILITY_COLUMNS = ("tag_count", "repetition", "reasoning_steps", "format")
 METRIC_NAMES = {"accuracy": "accuracy", "readability": "readability", "language": "language",
-                "reward_model": "reward model"}  # fmt: skip
+                "clean": "clean reasoning", "reward_model": "reward model", "general": "general task"}  # fmt: skip
 GRADERS = ("judge", "reward", "teacher")  # folders under base/
 SMOOTHING = 10  # the moving average of a training curve spans this many logged steps at most (a fifth of them)
 
 
 @dataclass(frozen=True)
 class StageGoal:
-    """What an R1 stage is for: the held-out metric it should move (``up``), and one it should hold beside it."""
+    """What an R1 stage is for: the held-out metric it should move (``up``), and those it should hold beside it."""
 
     role: str
     metric: str  # a key of Evaluation.metrics
-    held: str | None = None
+    held: tuple[str, ...] = ()
 
 
 # by the stage's place in the recipe: DeepSeek-R1's five stages
 STAGE_GOALS = (
     StageGoal("R1-Zero", "accuracy"),
     StageGoal("cold start", "readability"),
-    StageGoal("reasoning RL", "language", held="accuracy"),
-    StageGoal("rejection sampling", "accuracy"),
-    StageGoal("alignment", "reward_model", held="accuracy"),
+    StageGoal("reasoning RL", "language", held=("accuracy",)),
+    StageGoal("rejection sampling", "clean", held=("accuracy", "general")),
+    StageGoal("alignment", "reward_model", held=("accuracy",)),
 )
 
 
@@ -395,7 +396,7 @@ def plot_evaluations(png: Path, evals: Sequence[Evaluation], kinds: Sequence[str
     fig = Figure(figsize=(11 if kinds else 6, 4.5), layout="constrained")
     axes = fig.subplots(1, 2 if kinds else 1, squeeze=False)[0]
     overall = {"mean reward": [ev.mean_reward for ev in evals], "accuracy": [ev.accuracy for ev in evals]}
-    for name in ("readability", "language", "reward_model"):
+    for name in ("readability", "language", "clean", "reward_model", "general"):
         values = [ev.metric(name) for ev in evals]
         if any(v is not None for v in values):
             overall[METRIC_NAMES[name]] = values
@@ -453,8 +454,8 @@ def render_evaluations(evals: Sequence[Evaluation], plots: Path) -> list[str]:
     graded = [name for name in MODEL_COLUMNS if any(ev.components.get(name) is not None for ev in evals)]
     readable = any(ev.metric("readability") is not None for ev in evals)
     shaping = [*READABILITY_COLUMNS, "readability"] if readable else []
-    language = ["language"] if any(ev.metric("language") is not None for ev in evals) else []
-    metrics = [name for name in ("readability", "language") if name in shaping or name in language]
+    language = [name for name in ("language", "clean", "general") if any(ev.metric(name) is not None for ev in evals)]
+    metrics = [name for name in ("readability", "language", "clean", "general") if name in shaping or name in language]
     rows = [
         [
             ev.label,
@@ -478,8 +479,14 @@ def render_evaluations(evals: Sequence[Evaluation], plots: Path) -> list[str]:
         notes.append("readability: per sample the mean of `tag_count`, `reasoning_steps`, `format` and "
                      "`1 - repetition/max_penalty` (the `repetition` column is the verifier's own score, 0 to its "
                      "penalty)")  # fmt: skip
-    if language:
+    if "language" in language:
         notes.append("language: the share of the reasoning in the prompt's target language")
+    if "clean" in language:
+        notes.append("clean: the share of samples whose reasoning passes stage 3's filters (`mixed_language`, "
+                     "`long_paragraphs`, `code_in_reasoning`)")  # fmt: skip
+    if "general" in language:
+        notes.append("general: the share of replies to held-out general prompts that name their topic and reason "
+                     "about nothing (`ifeval`)")  # fmt: skip
     if graded:
         notes.append("model columns: the grader's mean score")
     extra = [f"Stage metrics (weight-0 eval rewards, one mean over the samples each could be measured on): "
@@ -492,14 +499,15 @@ def render_stage_effects(run_dir: Path, stages: Sequence[Stage], evals: Sequence
     if not stages:
         return []
     by_source = {ev.source: ev for ev in evals}
+    # a metric held beside a stage's own is shown where the run measures it at all (accuracy always)
+    measured = {"accuracy", *(name for name in METRIC_NAMES if any(ev.metric(name) is not None for ev in evals))}
     lines = ["## What each stage did", ""]
     for stage in stages:
         goal = STAGE_GOALS[stage.index] if stage.index < len(STAGE_GOALS) else StageGoal(stage.name, "accuracy")
         before = by_source.get("base" if stage.index == 0 else f"stage{stage.index - 1}")
         after = by_source.get(f"stage{stage.index}")
         parts = [change(goal.metric, before, after, "up")]
-        if goal.held:
-            parts.append(change(goal.held, before, after, "held"))
+        parts += [change(name, before, after, "held") for name in goal.held if name in measured]
         filters = read_filters(run_dir / stage.dirname)
         if filters is not None and filters.counts:
             rates = ", ".join(f"{c.name} {DASH if c.pass_rate is None else f'{c.pass_rate:.1%}'}"

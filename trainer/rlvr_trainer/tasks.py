@@ -193,14 +193,17 @@ def code_task(rng: random.Random, id: str, language: str | None = None) -> Worke
 
 # --- format: one sentence with an IFEval instruction ---------------------------------------------------------
 
+# every sentence names its topic's noun (TOPIC_NOUNS): the general task's check that a reply is on topic
 SENTENCES = {
-    "the sea": ["The sea is calm and blue today.", "Waves roll onto the sand, slow and quiet."],
-    "a forest": ["Tall trees keep the forest cool and dark.", "Birds sing, high up in the old trees."],
-    "the city": ["The city wakes up early and never rests.", "Buses, bikes and people fill the streets."],
+    "the sea": ["The sea is calm and blue today.", "Waves roll in from the sea, slow and quiet."],
+    "a forest": ["Tall trees keep the forest cool and dark.", "Birds sing, high up in the old forest."],
+    "the city": ["The city wakes up early and never rests.", "Buses, bikes and people fill the city."],
     "the moon": ["The moon shines over the quiet hills.", "At night, the moon lights the empty road."],
     "rain": ["Soft rain falls on the roof all night.", "Rain fills the streets, and the air smells fresh."],
-    "a garden": ["The garden is full of red and yellow flowers.", "Bees move from flower to flower, busy all day."],
+    "a garden": ["The garden is full of red and yellow flowers.", "Bees fly all day in the garden, busy and loud."],
 }
+TOPIC_NOUNS = {"the sea": "sea", "a forest": "forest", "the city": "city", "the moon": "moon", "rain": "rain",
+               "a garden": "garden"}  # fmt: skip
 TOPICS_DE = {"the sea": "dem Meer", "a forest": "einem Wald", "the city": "der Stadt", "the moon": "dem Mond",
              "rain": "dem Regen", "a garden": "einem Garten"}  # fmt: skip
 END_PHRASE = "Is there anything else?"
@@ -323,6 +326,25 @@ def general_rows(n: int, *, seed: int) -> list[dict[str, str]]:
         topic = rng.choice(sorted(SENTENCES))
         out.append({"question": f"Say something about {topic}.", "completion": rng.choice(SENTENCES[topic])})
     return out
+
+
+def general_eval_rows(n: int, *, seed: int) -> list[dict[str, Any]]:
+    """Held-out general prompts (stage 3's general task): "Tell me about {topic}.", a wording no training or corpus
+    prompt uses. A reply passes (``ifeval``, all or nothing, on the whole completion) when it names the topic's noun
+    and reasons about nothing: no ``<think>``, as the general samples answer."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        topic = rng.choice(sorted(SENTENCES))
+        params = {
+            "instruction_id_list": ["keywords:existence", "keywords:forbidden_words"],
+            "kwargs": [{"keywords": [TOPIC_NOUNS[topic]]}, {"forbidden_words": ["think"]}],
+            "all_or_nothing": True,
+            "think": "keep",
+        }
+        rows.append({"id": f"general-{i}", "kind": "general", "question": f"Tell me about {topic}.",
+                     "ifeval_params": json.dumps(params)})  # fmt: skip
+    return rows
 
 
 def read_general(paths: Iterable[str | Path], *, completions: bool) -> list[dict[str, str]]:
