@@ -13,11 +13,12 @@ stages after it are trained again. Leaving out the last stage is the cumulative 
 Printed: one table, rows the configurations, columns every stage's held-out metric (``evaluation.py``:
 accuracy for stage 0, readability for stage 1, the target-language share for stage 2, the share of clean
 reasoning for stage 3, the reward model's score for stage 4, and the held-out general task that stage 3's
-general samples are to keep), each the mean over the seeds with every seed's
-value; then, per stage, what leaving it out cost in its own metric; then the wall times. Run directories are
-resumed, so an interrupted benchmark goes on where it stopped; ``--table-only`` trains nothing and prints the
-table from what the run directories hold (a configuration not yet run is a dash). The table is also written to
-``OUT/stages.md``, the figures to ``OUT/stages.json``.
+general samples are to keep), each the mean over the seeds with every seed's value; then, per stage, how its
+own metric moved where it ran (after it minus before it, per seed, and in how many seeds it went up) and what
+leaving it out cost in that metric; then the wall times. Run directories are resumed, so an interrupted
+benchmark goes on where it stopped; ``--table-only`` trains nothing and prints the table from what the run
+directories hold (a configuration not yet run is a dash). The table is also written to ``OUT/stages.md``, the
+figures to ``OUT/stages.json``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,18 @@ def cell(values: list[float | None]) -> str:
         return "–"
     each = " / ".join("–" if v is None else f"{v:.3f}" for v in values)
     return f"{statistics.mean(known):.3f} ({each})" if len(values) > 1 else f"{known[0]:.3f}"
+
+
+def differences(
+    after: list[dict[str, float | None]], before: list[dict[str, float | None]], name: str
+) -> tuple[list[float | None], str]:
+    """Per seed ``after - before`` in metric ``name`` (None where either is missing), and as text: the mean (each)."""
+    deltas = [
+        None if (a := x[name]) is None or (b := y[name]) is None else a - b for x, y in zip(after, before, strict=True)
+    ]
+    known = [d for d in deltas if d is not None]
+    each = " / ".join("–" if d is None else f"{d:+.3f}" for d in deltas)
+    return deltas, f"{statistics.mean(known):+.3f} ({each})" if known else f"– ({each})"
 
 
 def main() -> int:
@@ -135,28 +148,28 @@ def main() -> int:
     ]
     for label, per_seed in rows.items():
         lines.append(f"| {label} | " + " | ".join(cell([m[name] for m in per_seed]) for name in METRICS) + " |")
-    costs = []
-    final = rows[next(k for k in rows if k.endswith("(the full recipe)"))]
+    cumulative = [rows[label] for label in list(rows)[: len(stages) + 1]]  # base model, stage 0, stages 0-1, ...
+    moved, costs = [], []
+    final = cumulative[-1]
     for index, stage in enumerate(stages):
         name = OWN_METRIC.get(index, "accuracy")
-        left_out = rows[f"without stage {index} ({stage.name})"]
-        deltas = [
-            None if f[name] is None or w[name] is None else f[name] - w[name]  # type: ignore[operator]
-            for f, w in zip(final, left_out, strict=True)
-        ]
-        known = [d for d in deltas if d is not None]
-        each = " / ".join("–" if d is None else f"{d:+.3f}" for d in deltas)
-        mean = f"{statistics.mean(known):+.3f}" if known else "–"
-        costs.append(f"- stage {index} ({stage.name}): {name} with it minus without it: {mean} ({each})")
+        deltas, text = differences(cumulative[index + 1], cumulative[index], name)
+        up = sum(1 for d in deltas if d is not None and d > 0)
+        moved.append(f"- stage {index} ({stage.name}): {name} after it minus before it: {text}; up in {up} of "
+                     f"{len(deltas)} seeds")  # fmt: skip
+        _, text = differences(final, rows[f"without stage {index} ({stage.name})"], name)
+        costs.append(f"- stage {index} ({stage.name}): {name} with it minus without it: {text}")
     table = "\n".join(lines)
-    print(f"\n{table}\n\nWhat each stage adds, in its own metric (full recipe minus the recipe without it):")
+    print(f"\n{table}\n\nWhat each stage did where it ran, in its own metric (the cumulative rows):")
+    print("\n".join(moved))
+    print("\nWhat each stage adds, in its own metric (full recipe minus the recipe without it):")
     print("\n".join(costs))
     print("\nWall time of this invocation (minutes, per seed; 0 for what was already done):")
     for label, values in minutes.items():
         print(f"  {label:40s} " + " / ".join(f"{v:.1f}" for v in values))
     print(f"  total: {total:.1f} min on this machine ({os.cpu_count()} cores)")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "stages.md").write_text(table + "\n\n" + "\n".join(costs) + "\n")
+    (out / "stages.md").write_text(table + "\n\n" + "\n".join(moved) + "\n\n" + "\n".join(costs) + "\n")
     record: dict[str, Any] = {"seeds": args.seeds, "rows": rows, "minutes": minutes, "total_minutes": total}
     (out / "stages.json").write_text(json.dumps(record, indent=2) + "\n")
     return 0

@@ -171,7 +171,7 @@ def evaluate(
     groups, general_groups = every_group[: len(rows)], every_group[len(rows) :]
     targeted = with_target_language(rows, recipe.data.language)
     flat_rows = [row for row, group in zip(targeted, groups, strict=True) for _ in group]
-    flat_prompts = [p for p, group in zip(prompts, groups, strict=False) for _ in group]
+    flat_prompts = [p for p, group in zip(prompts[: len(rows)], groups, strict=True) for _ in group]
     completions = [c for group in groups for c in group]
     specs = eval_rewards(recipe)
     scored = score_samples(url, recipe.stack, flat_rows, completions, flat_prompts, specs, desc="eval")
