@@ -211,6 +211,11 @@ def test_gpu_recipes_use_vllm_and_real_models() -> None:
         (lambda r: r["data"].update(kinds={"poetry": 1.0}), "unknown kinds ['poetry']"),
         (lambda r: r["data"].update(languages={"en": 0.5, "fr": 0.5}), "unknown languages ['fr']; the synthetic tasks"),
         (lambda r: r["model"]["pretrain"].update(rude=1.5), "model.pretrain.rude: Input should be less than or equal"),
+        (
+            lambda r: r["data"].update(source="jsonl", train_files=["t"], eval_files=["e"], general_files=["g"]),
+            "eval.general_prompts are the synthetic world's topics",
+        ),
+        (lambda r: r["eval"].update(general_prompts=-1), "eval.general_prompts: Input should be greater than or equal"),
     ],
 )
 def test_bad_recipes_name_the_problem(tmp_path: Path, change: Any, message: str) -> None:
