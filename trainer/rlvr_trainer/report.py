@@ -9,7 +9,8 @@ eval rewards name it, as a held-out column; the teacher's general samples and fa
 
 Each R1 stage has its own held-out metric (``evaluation.py``: accuracy, readability, language, clean reasoning,
 reward model); the report gives one line per stage with that metric before and after it and the direction
-intended (``STAGE_GOALS``, by the stage's place in the recipe). Training curves are drawn as a moving average
+intended (``STAGE_GOALS``, by the stage's place in the recipe), with the metrics it should hold beside it
+(accuracy; for stage 3 the general task too). Training curves are drawn as a moving average
 with the logged points faint.
 """
 
@@ -454,8 +455,8 @@ def render_evaluations(evals: Sequence[Evaluation], plots: Path) -> list[str]:
     graded = [name for name in MODEL_COLUMNS if any(ev.components.get(name) is not None for ev in evals)]
     readable = any(ev.metric("readability") is not None for ev in evals)
     shaping = [*READABILITY_COLUMNS, "readability"] if readable else []
-    language = [name for name in ("language", "clean", "general") if any(ev.metric(name) is not None for ev in evals)]
-    metrics = [name for name in ("readability", "language", "clean", "general") if name in shaping or name in language]
+    shares = [name for name in ("language", "clean", "general") if any(ev.metric(name) is not None for ev in evals)]
+    metrics = [name for name in ("readability", "language", "clean", "general") if name in shaping or name in shares]
     rows = [
         [
             ev.label,
@@ -472,19 +473,19 @@ def render_evaluations(evals: Sequence[Evaluation], plots: Path) -> list[str]:
         for prev, ev in zip([None, *evals], evals, strict=False)
     ]
     header = ["evaluation", "n", "mean reward", "Δ reward", "accuracy", "Δ accuracy", *(f"acc {k}" for k in kinds)]
-    header += [*shaping, *language, *(MODEL_COLUMNS[name] for name in graded)]
+    header += [*shaping, *shares, *(MODEL_COLUMNS[name] for name in graded)]
     plot_evaluations(plots / "evaluations.png", evals, kinds)
     notes = []
     if shaping:
         notes.append("readability: per sample the mean of `tag_count`, `reasoning_steps`, `format` and "
                      "`1 - repetition/max_penalty` (the `repetition` column is the verifier's own score, 0 to its "
                      "penalty)")  # fmt: skip
-    if "language" in language:
+    if "language" in shares:
         notes.append("language: the share of the reasoning in the prompt's target language")
-    if "clean" in language:
+    if "clean" in shares:
         notes.append("clean: the share of samples whose reasoning passes stage 3's filters (`mixed_language`, "
                      "`long_paragraphs`, `code_in_reasoning`)")  # fmt: skip
-    if "general" in language:
+    if "general" in shares:
         notes.append("general: the share of replies to held-out general prompts that name their topic and reason "
                      "about nothing (`ifeval`)")  # fmt: skip
     if graded:
