@@ -126,8 +126,8 @@ def summarize(
     every_reward = [r for values in rewards.values() for r in values]
     every_correct = [c for values in correct.values() for c in values]
     metrics, measured = stage_metrics(scored, specs)
-    passed = [1.0 if verdict == 1.0 else 0.0 for r in general if r is not None and (verdict := r.score_of("ifeval"))
-              is not None]  # fmt: skip
+    verdicts = [r.score_of(GENERAL.verifier) for r in general if r is not None]
+    passed = [1.0 if v == 1.0 else 0.0 for v in verdicts if v is not None]
     metrics["general"], measured["general"] = _mean(passed), len(passed)
     return {
         "n": len(rows),
